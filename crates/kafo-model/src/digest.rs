@@ -10,6 +10,36 @@ use automerge::ChangeHash;
 use sha2::{Digest, Sha256};
 
 use crate::ids::HouseholdId;
+use crate::scope::{HouseholdScope, Scope};
+
+/// Where an item sorts in reconciliation: `area/chw/household-id`.
+///
+/// Identifiers never contain `/`, so the keys of one scope (`area/` or `area/chw/`)
+/// form one contiguous range, and the store can keep a fingerprint per `area/chw`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ItemKey(String);
+
+impl ItemKey {
+    /// The key of a household in its scope.
+    pub fn new(scope: &HouseholdScope, id: &HouseholdId) -> Self {
+        Self(format!("{}/{}/{}", scope.area, scope.chw, id))
+    }
+
+    /// The key prefix every household of `scope` has (`area/` or `area/chw/`).
+    pub fn scope_prefix(scope: &Scope) -> String {
+        format!("{scope}/")
+    }
+
+    /// The key as bytes, in sort order.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The key as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// The hash of a document's heads: equal on two devices exactly when they hold the same changes.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -115,6 +145,18 @@ mod tests {
         assert_eq!(abc.sub(b), a.add(c));
         assert_eq!(abc.sub(a).sub(b).sub(c), Fingerprint::EMPTY);
         assert_ne!(a.add(b), a.add(c));
+    }
+
+    #[test]
+    fn item_keys_of_a_scope_share_its_prefix() {
+        let scope = HouseholdScope {
+            area: "sikoro".parse().expect("valid"),
+            chw: "chw-01".parse().expect("valid"),
+        };
+        let key = ItemKey::new(&scope, &"h1".parse().expect("valid"));
+        assert_eq!(key.as_str(), "sikoro/chw-01/h1");
+        assert!(key.as_str().starts_with(&ItemKey::scope_prefix(&"sikoro".parse().expect("valid"))));
+        assert!(!key.as_str().starts_with(&ItemKey::scope_prefix(&"sikoro/chw-0".parse().expect("valid"))));
     }
 
     #[test]

@@ -17,8 +17,9 @@ pub use record::{
     Sex, Visit, VisitKind,
 };
 pub use scope::{HouseholdScope, Scope, ScopeError};
+pub mod canonical;
 pub mod digest;
 pub mod document;
 
-pub use digest::{Fingerprint, HeadsHash};
+pub use digest::{Fingerprint, HeadsHash, ItemKey};
 pub use document::{DocumentError, DocumentSummary};
