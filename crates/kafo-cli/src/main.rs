@@ -1,1 +1,75 @@
-fn main() {}
+//! `kafo`: the command-line tool a supervisor uses on a laptop to load, inspect,
+//! edit and export a device's caseload. Results go to stdout (`--json` for one
+//! JSON document), logs to stderr (`RUST_LOG` or `-v`); record contents and names
+//! are never logged.
+
+mod cli;
+mod commands;
+mod failure;
+mod output;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command, HouseholdCommand, VisitCommand};
+use crate::failure::Failure;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("kafo: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let data_dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    let json = cli.json;
+    match cli.command {
+        Command::Init => commands::status::init(&data_dir, json),
+        Command::Status => commands::status::status(&data_dir, json),
+        Command::Import(args) => commands::import::import(&data_dir, json, &args),
+        Command::Export(args) => commands::export::export(&data_dir, json, &args),
+        Command::Household(HouseholdCommand::List { area, chw }) => {
+            commands::household::list(&data_dir, json, area.as_deref(), chw.as_deref())
+        }
+        Command::Household(HouseholdCommand::Show { id }) => {
+            commands::household::show(&data_dir, json, &id)
+        }
+        Command::Visit(VisitCommand::Add(args)) => commands::visit::add(&data_dir, json, &args),
+        Command::Generate(args) => commands::generate::generate(json, &args),
+    }
+}
+
+/// The platform data directory (`~/.local/share/kafo` on Linux).
+fn default_data_dir() -> Result<PathBuf, Failure> {
+    directories::ProjectDirs::from("org", "kafo", "kafo")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .ok_or(Failure::NoDataDir)
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

@@ -89,6 +89,10 @@ impl Fingerprint {
 
     /// The fingerprint of the union of two disjoint sets.
     #[must_use]
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "a named method keeps modular set arithmetic visible at the call site"
+    )]
     pub fn add(self, other: Self) -> Self {
         let mut out = [0u8; 32];
         let mut carry = 0u16;
@@ -102,6 +106,10 @@ impl Fingerprint {
 
     /// The fingerprint of `self` without the items of `other` (which must be a subset).
     #[must_use]
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "a named method keeps modular set arithmetic visible at the call site"
+    )]
     pub fn sub(self, other: Self) -> Self {
         let mut out = [0u8; 32];
         let mut borrow = 0i16;
@@ -155,8 +163,13 @@ mod tests {
         };
         let key = ItemKey::new(&scope, &"h1".parse().expect("valid"));
         assert_eq!(key.as_str(), "sikoro/chw-01/h1");
-        assert!(key.as_str().starts_with(&ItemKey::scope_prefix(&"sikoro".parse().expect("valid"))));
-        assert!(!key.as_str().starts_with(&ItemKey::scope_prefix(&"sikoro/chw-0".parse().expect("valid"))));
+        assert!(
+            key.as_str()
+                .starts_with(&ItemKey::scope_prefix(&"sikoro".parse().expect("valid")))
+        );
+        assert!(!key.as_str().starts_with(&ItemKey::scope_prefix(
+            &"sikoro/chw-0".parse().expect("valid")
+        )));
     }
 
     #[test]

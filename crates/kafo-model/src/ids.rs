@@ -145,7 +145,10 @@ mod tests {
         );
         assert_eq!(
             PersonId::parse("ab/c"),
-            Err(IdError::BadCharacter { found: '/', position: 2 })
+            Err(IdError::BadCharacter {
+                found: '/',
+                position: 2
+            })
         );
         assert!(AreaId::parse("sikoro é").is_err());
     }

@@ -329,8 +329,19 @@ mod tests {
             "2025-13".parse::<PartialDate>(),
             Err(PartialDateError::Month(13))
         ));
-        for bad in ["", "25", "2025-1", "2025-01-1", "2025/01/01", "2025-01-01-01", "２０２５"] {
-            assert!(bad.parse::<PartialDate>().is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "",
+            "25",
+            "2025-1",
+            "2025-01-1",
+            "2025/01/01",
+            "2025-01-01-01",
+            "２０２５",
+        ] {
+            assert!(
+                bad.parse::<PartialDate>().is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 }

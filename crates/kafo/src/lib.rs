@@ -1,1 +1,37 @@
-//! placeholder
+//! The Kafo embedding API: one device's store of household documents, its identity,
+//! and the operations a client app or the `kafo` CLI performs.
+//!
+//! What it does: [`Node::open`] opens (or creates) a device's durable store and
+//! identity; [`Node::import`] and [`Node::export`] move caseloads in and out in
+//! format v1; [`Node::households`], [`Node::household`] and [`Node::add_visit`]
+//! find, read and edit records. It is the one crate that wires the layers
+//! (`kafo-model`, `kafo-store`, and the sync protocol and networking to come).
+//!
+//! What it does not do: parse command lines or print (that is `kafo-cli`), or
+//! install a tracing subscriber (libraries only emit `tracing` events).
+//!
+//! How to drive it:
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let node = kafo::Node::open("/tmp/kafo-demo")?;
+//! let file = std::io::BufReader::new(std::fs::File::open("caseload.jsonl")?);
+//! let summary = node.import(file, &kafo::ImportOptions::default(), |_event| {})?;
+//! println!("{} households imported", summary.households);
+//! node.export(std::io::stdout().lock())?;
+//! # Ok(()) }
+//! ```
+
+mod export;
+mod identity;
+mod import;
+mod node;
+mod records;
+
+pub use export::{ExportError, ExportSummary};
+pub use identity::{DeviceId, DeviceIdentity, IdentityDecodeError};
+pub use import::{ImportError, ImportEvent, ImportOptions, ImportSummary};
+pub use node::{Node, OpenError, Status};
+pub use records::{AddVisitError, Conflict, HouseholdListing, HouseholdView, ReadHouseholdError};
+
+pub use kafo_model as model;
+pub use kafo_store as store;

@@ -1,0 +1,63 @@
+//! `kafo init` and `kafo status`.
+
+use std::path::Path;
+
+use kafo::Node;
+
+use crate::failure::Failure;
+use crate::output::{print_json, print_text};
+
+/// Creates the store and identity (idempotent) and says where they are.
+pub fn init(data_dir: &Path, json: bool) -> Result<(), Failure> {
+    let node = Node::open(data_dir)?;
+    let device_id = node.device_id().to_string();
+    if json {
+        #[derive(serde::Serialize)]
+        struct Init<'a> {
+            device_id: &'a str,
+            data_dir: &'a Path,
+        }
+        return print_json(&Init {
+            device_id: &device_id,
+            data_dir,
+        });
+    }
+    print_text(&format!(
+        "store ready in {}\ndevice id {device_id}\n",
+        data_dir.display()
+    ))
+}
+
+/// Prints the device id and what the store holds.
+pub fn status(data_dir: &Path, json: bool) -> Result<(), Failure> {
+    let node = Node::open(data_dir)?;
+    let status = node.status()?;
+    if json {
+        return print_json(&status);
+    }
+    print_text(&format!(
+        "device id     {}\ndata dir      {}\nhouseholds    {}\npeople        {}\nvisits        {}\nsize on disk  {}\n",
+        status.device_id,
+        status.data_dir.display(),
+        status.households,
+        status.people,
+        status.visits,
+        human_bytes(status.size_on_disk),
+    ))
+}
+
+/// Bytes in KiB/MiB/GiB with one decimal.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

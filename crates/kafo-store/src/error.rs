@@ -1,0 +1,233 @@
+//! The errors of the store, one enum per operation.
+
+use std::io;
+use std::path::PathBuf;
+
+use automerge::AutomergeError;
+use kafo_model::{DocumentError, HouseholdId};
+
+/// Why [`Store::open`](crate::Store::open) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenStoreError {
+    /// Another process (or another `Store` in this process) holds the store.
+    #[error("store {path} is in use by another process")]
+    Locked {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// The store's files are damaged or are not a Kafo store.
+    #[error("store {path} is damaged: {source}")]
+    Corrupt {
+        /// The store directory.
+        path: PathBuf,
+        /// What was found damaged.
+        source: ReadError,
+    },
+    /// The store was written by a newer Kafo, with a schema this version does not know.
+    #[error("store has schema version {found}, this Kafo supports up to {supported}")]
+    UnsupportedVersion {
+        /// The schema version of the store.
+        found: u64,
+        /// The newest schema version this code reads.
+        supported: u64,
+    },
+    /// The store's files could not be created, read or written.
+    #[error("store {path}: {source}")]
+    Io {
+        /// The store directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// Upgrading the store to the current schema failed; the store keeps the
+    /// version of the last migration that completed.
+    #[error("migrating store {path} from schema version {from}: {source}")]
+    Migration {
+        /// The store directory.
+        path: PathBuf,
+        /// The schema version the failed migration started from.
+        from: u64,
+        /// What went wrong.
+        source: MigrationError,
+    },
+}
+
+/// Why a schema migration failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    /// No migration leads from this schema version to the next.
+    #[error("no migration from schema version {from}")]
+    Missing {
+        /// The version without a migration.
+        from: u64,
+    },
+    /// Reading or writing the store during the migration failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// Why a read of the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// sled failed: an IO error, or damage it detected in its own files.
+    #[error("storage engine: {0}")]
+    Storage(#[from] sled::Error),
+    /// A record the store wrote does not decode.
+    #[error("store record `{key}` is damaged: {what}")]
+    CorruptRecord {
+        /// The record's key, printable.
+        key: String,
+        /// What does not decode.
+        what: &'static str,
+    },
+    /// A stored document does not load.
+    #[error("stored document {id} is damaged: {damage}")]
+    CorruptDocument {
+        /// The household.
+        id: HouseholdId,
+        /// What is wrong with it.
+        damage: DocumentDamage,
+    },
+}
+
+impl ReadError {
+    pub(crate) fn corrupt_record(key: &[u8], what: &'static str) -> Self {
+        Self::CorruptRecord {
+            key: key.escape_ascii().to_string(),
+            what,
+        }
+    }
+}
+
+/// What is wrong with a stored document.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentDamage {
+    /// The index has an entry for it but there is no snapshot.
+    #[error("snapshot missing")]
+    MissingSnapshot,
+    /// Its change chunks are not the ones its index entry lists.
+    #[error("change chunks do not match the index")]
+    ChunkSequence,
+    /// Automerge does not load its bytes.
+    #[error("does not load: {0}")]
+    Load(#[source] AutomergeError),
+    /// Its bytes load to heads other than the ones indexed.
+    #[error("heads differ from the index")]
+    HeadsMismatch,
+}
+
+/// Why a write of the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Reading the state the write builds on failed; nothing was written.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// sled refused the batch; nothing was written.
+    #[error("applying the write: {0}")]
+    Apply(#[source] sled::Error),
+    /// sled failed to make the batch durable: it is visible to this process but may
+    /// be lost in a crash. Treat the store as failed.
+    #[error("flushing the write to disk: {0}")]
+    Flush(#[source] sled::Error),
+}
+
+/// Why a document is not one the store accepts under a given id.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidDocument {
+    /// It is not a valid household document.
+    #[error(transparent)]
+    Layout(#[from] DocumentError),
+    /// It is the document of another household.
+    #[error("document is household {found}, expected {expected}")]
+    WrongId {
+        /// The id it is stored under.
+        expected: HouseholdId,
+        /// The id the document holds.
+        found: HouseholdId,
+    },
+}
+
+/// Why [`Store::update`](crate::Store::update) or
+/// [`Store::update_many`](crate::Store::update_many) failed. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError<E> {
+    /// The caller's edit returned an error.
+    #[error("editing household {id}: {source}")]
+    Edit {
+        /// The household being edited.
+        id: HouseholdId,
+        /// The edit's error.
+        source: E,
+    },
+    /// The edited document is not a valid household document with this id.
+    #[error("household {id} after the edit: {source}")]
+    Invalid {
+        /// The household being edited.
+        id: HouseholdId,
+        /// What is wrong with it.
+        source: InvalidDocument,
+    },
+    /// Reading or writing the store failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// Why [`Store::commit`](crate::Store::commit) failed. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// These documents were written by someone else since they were loaded; load
+    /// them again and redo their edits.
+    #[error("{} household(s) changed since they were loaded, e.g. {}", ids.len(), first_id(ids))]
+    Stale {
+        /// The stale households, in id order.
+        ids: Vec<HouseholdId>,
+    },
+    /// A document is not a valid household document with its id.
+    #[error("household {id}: {source}")]
+    Invalid {
+        /// The household.
+        id: HouseholdId,
+        /// What is wrong with it.
+        source: InvalidDocument,
+    },
+    /// Reading or writing the store failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+fn first_id(ids: &[HouseholdId]) -> &str {
+    ids.first().map_or("", HouseholdId::as_str)
+}
+
+/// Why [`Store::apply_changes`](crate::Store::apply_changes) or
+/// [`Store::apply_document`](crate::Store::apply_document) failed. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The bytes are not automerge changes or a saved automerge document.
+    #[error("changes for household {id} do not decode: {source}")]
+    Malformed {
+        /// The household.
+        id: HouseholdId,
+        /// Automerge's reason.
+        source: AutomergeError,
+    },
+    /// The changes depend on changes the store does not have.
+    #[error("changes for household {id} depend on {missing} change(s) the store does not have")]
+    MissingDependencies {
+        /// The household.
+        id: HouseholdId,
+        /// How many changes are missing.
+        missing: usize,
+    },
+    /// With the changes applied, the document is not a valid household document with its id.
+    #[error("household {id} with the changes: {source}")]
+    Invalid {
+        /// The household.
+        id: HouseholdId,
+        /// What is wrong with it.
+        source: InvalidDocument,
+    },
+    /// Reading or writing the store failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}

@@ -1,0 +1,114 @@
+//! [`Node`]: one device's Kafo: its store and identity, and the operations a
+//! client app or the CLI performs on its caseload.
+
+use std::path::{Path, PathBuf};
+
+use kafo_store::{OpenStoreError, ReadError, Store, WriteError};
+use tracing::info;
+
+use crate::identity::{DeviceId, DeviceIdentity, IdentityDecodeError, META_DEVICE_KEY};
+
+/// A device's Kafo: a durable store of household documents and the device identity.
+///
+/// Opening creates the store and identity if they do not exist (so `open` is also
+/// `init`, and is idempotent). Only one process may hold a store at a time.
+#[derive(Debug)]
+pub struct Node {
+    pub(crate) store: Store,
+    identity: DeviceIdentity,
+    data_dir: PathBuf,
+}
+
+/// Why a device's store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The store itself could not be opened (in use, corrupt, newer version, I/O).
+    #[error(transparent)]
+    Store(#[from] OpenStoreError),
+    /// The device identity could not be read from the store.
+    #[error("reading the device identity: {0}")]
+    ReadIdentity(#[source] ReadError),
+    /// A new device identity could not be saved.
+    #[error("saving the device identity: {0}")]
+    SaveIdentity(#[source] WriteError),
+    /// The stored device identity is damaged.
+    #[error(transparent)]
+    Identity(#[from] IdentityDecodeError),
+}
+
+/// What a device's store holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// This device's id.
+    pub device_id: String,
+    /// Where the store lives.
+    pub data_dir: PathBuf,
+    /// Households in the store.
+    pub households: u64,
+    /// People across all households.
+    pub people: u64,
+    /// Visits across all households.
+    pub visits: u64,
+    /// Bytes the store takes on disk.
+    pub size_on_disk: u64,
+}
+
+impl Node {
+    /// Opens the device's store in `dir`, creating it and the device identity if needed.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
+        let data_dir = dir.as_ref().to_path_buf();
+        let store = Store::open(&data_dir)?;
+        let identity = match store
+            .meta(META_DEVICE_KEY)
+            .map_err(OpenError::ReadIdentity)?
+        {
+            Some(bytes) => DeviceIdentity::decode(&bytes)?,
+            None => {
+                let identity = DeviceIdentity::generate();
+                store
+                    .put_meta(META_DEVICE_KEY, &identity.encode()?)
+                    .map_err(OpenError::SaveIdentity)?;
+                info!(device = %identity.id().redacted(), "created device identity");
+                identity
+            }
+        };
+        Ok(Self {
+            store,
+            identity,
+            data_dir,
+        })
+    }
+
+    /// This device's id.
+    pub fn device_id(&self) -> DeviceId {
+        self.identity.id()
+    }
+
+    /// This device's identity, for the networking layer.
+    pub fn identity(&self) -> &DeviceIdentity {
+        &self.identity
+    }
+
+    /// The directory of the store.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The underlying store, for the sync layer and tests.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// What the store holds.
+    pub fn status(&self) -> Result<Status, ReadError> {
+        let totals = self.store.totals()?;
+        Ok(Status {
+            device_id: self.device_id().to_string(),
+            data_dir: self.data_dir.clone(),
+            households: totals.households,
+            people: totals.members,
+            visits: totals.visits,
+            size_on_disk: self.store.size_on_disk()?,
+        })
+    }
+}
