@@ -110,7 +110,7 @@ pub enum DocumentDamage {
     ChunkSequence,
     /// Automerge does not load its bytes.
     #[error("does not load: {0}")]
-    Load(#[source] AutomergeError),
+    Load(#[source] Box<AutomergeError>),
     /// Its bytes load to heads other than the ones indexed.
     #[error("heads differ from the index")]
     HeadsMismatch,
@@ -137,6 +137,14 @@ pub enum InvalidDocument {
     /// It is not a valid household document.
     #[error(transparent)]
     Layout(#[from] DocumentError),
+    /// It lacks changes it must contain: the stored changes it was loaded with (it
+    /// was replaced rather than edited), or the dependencies of changes it holds
+    /// back. Writing it would lose them or break the stored document.
+    #[error("document lacks {missing} change(s) it builds on")]
+    MissingChanges {
+        /// How many changes are missing.
+        missing: usize,
+    },
     /// It is the document of another household.
     #[error("document is household {found}, expected {expected}")]
     WrongId {
@@ -209,7 +217,7 @@ pub enum ApplyError {
         /// The household.
         id: HouseholdId,
         /// Automerge's reason.
-        source: AutomergeError,
+        source: Box<AutomergeError>,
     },
     /// The changes depend on changes the store does not have.
     #[error("changes for household {id} depend on {missing} change(s) the store does not have")]

@@ -19,7 +19,7 @@
 //! NUL, so `h/` keys are in household id order, `i/` keys in [`ItemKey`] order,
 //! and the keys of one document never interleave with another's.
 
-use std::ops::Bound;
+use std::ops::{Bound, RangeBounds};
 
 use kafo_model::{HouseholdId, HouseholdScope, ItemKey, Scope};
 
@@ -132,11 +132,24 @@ pub(crate) fn entry_suffix(key: &[u8]) -> &[u8] {
     key.strip_prefix(ENTRY).unwrap_or(key)
 }
 
+/// A range of sled keys.
+pub(crate) struct KeyRange {
+    start: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+}
+
+impl RangeBounds<Vec<u8>> for KeyRange {
+    fn start_bound(&self) -> Bound<&Vec<u8>> {
+        self.start.as_ref()
+    }
+
+    fn end_bound(&self) -> Bound<&Vec<u8>> {
+        self.end.as_ref()
+    }
+}
+
 /// The sled key bounds of a range of item keys, or `None` when the range is empty.
-pub(crate) fn item_bounds(
-    start: Bound<&[u8]>,
-    end: Bound<&[u8]>,
-) -> Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)> {
+pub(crate) fn item_bounds(start: Bound<&[u8]>, end: Bound<&[u8]>) -> Option<KeyRange> {
     let lower = match start {
         Bound::Included(key) => Bound::Included(join(ITEM, key)),
         Bound::Excluded(key) => Bound::Excluded(join(ITEM, key)),
@@ -154,7 +167,10 @@ pub(crate) fn item_bounds(
         | (Bound::Excluded(low), Bound::Included(high)) => low >= high,
         _ => false,
     };
-    (!empty).then_some((lower, upper))
+    (!empty).then_some(KeyRange {
+        start: lower,
+        end: upper,
+    })
 }
 
 #[cfg(test)]
@@ -167,7 +183,7 @@ mod tests {
 
     #[test]
     fn entry_keys_sort_in_id_order() {
-        let mut ids = vec![id("h1-x"), id("h1"), id("h1.a"), id("h10"), id("H2")];
+        let mut ids = [id("h1-x"), id("h1"), id("h1.a"), id("h10"), id("H2")];
         let mut keys: Vec<Vec<u8>> = ids.iter().map(entry).collect();
         ids.sort();
         keys.sort();

@@ -1,1 +1,74 @@
-//! placeholder
+//! Kafo's durable store: one device's household documents on sled, with the index
+//! the sync layer reconciles over.
+//!
+//! What it does:
+//! - keeps each household's automerge document as a compacted snapshot plus the
+//!   change chunks written since, compacting crash-safely (snapshot written and
+//!   chunks removed in one atomic batch);
+//! - makes every write one atomic sled batch, flushed before the call returns: the
+//!   document, its index entry and heads, its reconciliation item, its scope's
+//!   aggregate fingerprint and the store's totals move together, so a crash at any
+//!   point leaves a store that opens with every acknowledged change;
+//! - serialises writers with a store-wide lock, and gives every opening of the store
+//!   a fresh automerge actor ([`Store::actor`]), so no actor/sequence pair is ever
+//!   reused, even by a copied or restored store;
+//! - answers the sync layer cheaply: items in [`kafo_model::ItemKey`] order
+//!   ([`Store::items`]), per-scope aggregates without scanning
+//!   ([`Store::scope_aggregates`]), fingerprints of key ranges
+//!   ([`Store::range_fingerprint`]), and opaque per-peer state;
+//! - versions its schema from the first release and migrates older stores on open.
+//!
+//! What it deliberately does not do: it knows nothing about peers, networks, the
+//! protocol or access rules (a peer is an opaque byte string to it); it does not
+//! map records to documents (that is `kafo_model::document`; the store reads only
+//! [`kafo_model::document::summary`]); it does not log record contents.
+//!
+//! How to drive it:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let (dir, id, changes_from_peer): (&std::path::Path, kafo_model::HouseholdId, Vec<u8>) = todo!();
+//! use kafo_store::{ListFilter, Store};
+//!
+//! let store = Store::open(dir)?; // create or open; migrates; fails if in use
+//! // One edit, durable on return (`edit` gets the stored document or an empty one):
+//! let ((), outcome) = store.update(&id, |doc| -> Result<(), automerge::AutomergeError> {
+//!     // ... edit `doc` with automerge or kafo_model::document ...
+//!     Ok(())
+//! })?;
+//! // Bulk: load, build on worker threads, commit in one batch (stale ones are refused).
+//! let mut pending = store.load_for_update(&id)?;
+//! // ... edit pending.doc_mut(), optionally pending.prepare() on the worker ...
+//! let report = store.commit(vec![pending])?;
+//! // What the sync layer receives:
+//! let applied = store.apply_changes(&id, &changes_from_peer)?;
+//! // Reads:
+//! let doc = store.document(&id)?;
+//! for item in store.list(&ListFilter::default()) { let _item = item?; }
+//! # Ok(()) }
+//! ```
+//!
+//! Reads do not take the write lock. [`Store::document`] is consistent (a read
+//! racing a write retries); iterations over many records are not snapshots.
+
+mod edit;
+mod error;
+mod index;
+mod keys;
+mod pending;
+mod read;
+mod records;
+mod schema;
+mod store;
+mod write;
+
+pub use error::{
+    ApplyError, CommitError, DocumentDamage, InvalidDocument, MigrationError, OpenStoreError,
+    ReadError, UpdateError, WriteError,
+};
+pub use index::{HouseholdIds, Item, Items, ListFilter, ScopeAggregate, SetFingerprint};
+pub use pending::{CommitReport, PendingDocument};
+pub use read::StoredLayout;
+pub use schema::SCHEMA_VERSION;
+pub use store::{Store, Totals};
+pub use write::{WriteEffect, WriteOutcome};

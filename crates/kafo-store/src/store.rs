@@ -1,0 +1,211 @@
+//! [`Store`]: opening the store, its actor, metadata and per-peer state, totals.
+
+use std::fs::File;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use automerge::ActorId;
+use tracing::{debug, info};
+
+use crate::error::{OpenStoreError, ReadError, WriteError};
+use crate::keys;
+use crate::records::decode_totals;
+use crate::schema::{self, Migration};
+
+/// sled's page cache bound. The store's working set is the index and the documents
+/// being written; 64 MiB keeps a district caseload's index hot without letting the
+/// cache grow to sled's default of 1 GiB.
+const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
+
+/// A device's durable store of household documents, their reconciliation index,
+/// metadata and per-peer sync state. See the [crate documentation](crate).
+///
+/// `Store` is `Send + Sync`: share it behind an `Arc`. Reads run concurrently;
+/// writes are serialised by a store-wide lock.
+#[derive(Debug)]
+pub struct Store {
+    pub(crate) db: sled::Db,
+    actor: ActorId,
+    write_lock: Mutex<()>,
+    path: PathBuf,
+}
+
+/// Counters of what the store holds, kept up to date by every write (not by scanning).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Households (documents).
+    pub households: u64,
+    /// Members across all households.
+    pub members: u64,
+    /// Visits across all households.
+    pub visits: u64,
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating it (and `dir`) if it does not exist.
+    ///
+    /// Runs the schema migrations an older store needs. Every opening gets a fresh
+    /// automerge actor ([`Store::actor`]), so a copied or restored store never
+    /// reuses an actor/sequence pair. Only one `Store` may hold a directory at a
+    /// time, across processes and within one.
+    pub fn open(dir: &Path) -> Result<Self, OpenStoreError> {
+        Self::open_with(dir, schema::MIGRATIONS, schema::SCHEMA_VERSION)
+    }
+
+    /// [`Store::open`] with a given migration table and target version (tests use their own).
+    pub(crate) fn open_with(
+        dir: &Path,
+        migrations: &[Migration],
+        supported: u64,
+    ) -> Result<Self, OpenStoreError> {
+        let config = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_CAPACITY)
+            .mode(sled::Mode::LowSpace)
+            // zstd on sled's pages: a district caseload takes ~17 MB instead of ~26 MB
+            // (sled rewrites whole leaves, so its files hold about twice the live
+            // data). Level 1: level 3 saves almost nothing more. sled refuses to open
+            // a store with a different setting, so this is part of the format.
+            .use_compression(true)
+            .compression_factor(1)
+            // Every write flushes before it returns; a background flusher adds nothing.
+            .flush_every_ms(None);
+        let marker = dir.join(MARKER_FILE);
+        let existed = marker.try_exists().map_err(|source| OpenStoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let db = config.open().map_err(|err| open_error(dir, err))?;
+        schema::bring_up_to_date(&db, dir, migrations, supported, existed)?;
+        if !existed {
+            write_marker(dir, &marker).map_err(|source| OpenStoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let actor = ActorId::random();
+        info!("store opened");
+        debug!(path = %dir.display(), actor = %actor, "store opened");
+        Ok(Self {
+            db,
+            actor,
+            write_lock: Mutex::new(()),
+            path: dir.to_path_buf(),
+        })
+    }
+
+    /// The directory the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The automerge actor of this opening of the store: every document the store
+    /// loads or creates edits as this actor.
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    /// Reads a metadata value stored by [`Store::put_meta`].
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, ReadError> {
+        Ok(self.db.get(keys::meta(key))?.map(|value| value.to_vec()))
+    }
+
+    /// Stores an opaque metadata value for the layers above (e.g. the device
+    /// identity); durable when this returns.
+    pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), WriteError> {
+        let mut batch = sled::Batch::default();
+        batch.insert(keys::meta(key), value);
+        self.write_batch(batch)
+    }
+
+    /// Reads the sync layer's opaque state for a peer.
+    pub fn peer_state(&self, peer: &[u8]) -> Result<Option<Vec<u8>>, ReadError> {
+        Ok(self.db.get(keys::peer(peer))?.map(|value| value.to_vec()))
+    }
+
+    /// Stores the sync layer's opaque state for a peer; durable when this returns.
+    pub fn put_peer_state(&self, peer: &[u8], state: &[u8]) -> Result<(), WriteError> {
+        let mut batch = sled::Batch::default();
+        batch.insert(keys::peer(peer), state);
+        self.write_batch(batch)
+    }
+
+    /// Forgets a peer's state; durable when this returns.
+    pub fn remove_peer_state(&self, peer: &[u8]) -> Result<(), WriteError> {
+        let mut batch = sled::Batch::default();
+        batch.remove(keys::peer(peer));
+        self.write_batch(batch)
+    }
+
+    /// How many households (documents) the store holds.
+    pub fn len(&self) -> Result<u64, ReadError> {
+        Ok(self.totals()?.households)
+    }
+
+    /// Whether the store holds no household.
+    pub fn is_empty(&self) -> Result<bool, ReadError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Households, members and visits in the store, from counters kept by every write.
+    pub fn totals(&self) -> Result<Totals, ReadError> {
+        match self.db.get(keys::TOTALS)? {
+            Some(bytes) => decode_totals(keys::TOTALS, &bytes),
+            None => Err(ReadError::corrupt_record(keys::TOTALS, "missing")),
+        }
+    }
+
+    /// Bytes the store's files take on disk.
+    pub fn size_on_disk(&self) -> Result<u64, ReadError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// Takes the store-wide write lock. A writer that panicked leaves nothing half
+    /// written (every write is one atomic batch), so a poisoned lock is still usable.
+    pub(crate) fn lock_writes(&self) -> MutexGuard<'_, ()> {
+        self.write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies one batch atomically and flushes it.
+    pub(crate) fn write_batch(&self, batch: sled::Batch) -> Result<(), WriteError> {
+        self.db.apply_batch(batch).map_err(WriteError::Apply)?;
+        self.db.flush().map_err(WriteError::Flush)?;
+        Ok(())
+    }
+}
+
+/// Written (durably) once a store is initialised. sled recovers a log it cannot
+/// read as an empty database, so without this file a damaged store would silently
+/// open as a new, empty one; with it, a store that lost its records is `Corrupt`.
+const MARKER_FILE: &str = "kafo-store";
+
+fn write_marker(dir: &Path, marker: &Path) -> std::io::Result<()> {
+    let mut file = File::create(marker)?;
+    file.write_all(b"kafo store: the sled database in this directory holds Kafo's documents\n")?;
+    file.sync_all()?;
+    // Make the new directory entry durable too.
+    File::open(dir)?.sync_all()
+}
+
+/// Maps sled's error at open to what the caller can act on.
+fn open_error(dir: &Path, err: sled::Error) -> OpenStoreError {
+    let path = dir.to_path_buf();
+    match err {
+        sled::Error::Io(source) if is_lock_conflict(&source) => OpenStoreError::Locked { path },
+        sled::Error::Io(source) => OpenStoreError::Io { path, source },
+        other => OpenStoreError::Corrupt {
+            path,
+            source: ReadError::Storage(other),
+        },
+    }
+}
+
+/// Whether sled failed to take its exclusive lock on the store. sled 0.34 turns the
+/// failed `flock` into an `Other` io error with this message (sled `config.rs`,
+/// `try_lock`), dropping the original kind; the store tests pin the behaviour.
+fn is_lock_conflict(err: &std::io::Error) -> bool {
+    err.kind() == ErrorKind::Other && err.to_string().starts_with("could not acquire lock")
+}

@@ -1,0 +1,280 @@
+//! Writing documents: encoding them as a snapshot or a change chunk, and the
+//! atomic batch that writes a set of documents with their index, aggregates and
+//! totals, then flushes.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+use automerge::{AutoCommit, ChangeHash};
+use kafo_model::document::{self, DocumentSummary};
+use kafo_model::{Fingerprint, HeadsHash, HouseholdId, HouseholdScope, ItemKey};
+
+use crate::error::{InvalidDocument, ReadError, WriteError};
+use crate::keys;
+use crate::read::sorted_heads;
+use crate::records::{Aggregate, DocEntry, decode_totals, encode_totals};
+use crate::store::Totals;
+
+/// A document is compacted into a new snapshot when it would have more change
+/// chunks than this, or when its chunks would outweigh its snapshot.
+pub(crate) const MAX_CHUNKS: u64 = 8;
+
+/// What a write did to one document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// Whether the document was created, extended or left as it was.
+    pub effect: WriteEffect,
+    /// The document's heads after the write, sorted.
+    pub heads: Vec<ChangeHash>,
+}
+
+/// Whether a write created, extended or left a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteEffect {
+    /// The document had no new changes; nothing was written.
+    Unchanged,
+    /// The document is new to the store.
+    Created,
+    /// The document got new changes.
+    Extended {
+        /// Whether the write also replaced the document's chunks with a new snapshot.
+        compacted: bool,
+    },
+}
+
+/// A document encoded for writing.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    summary: DocumentSummary,
+    heads: Vec<ChangeHash>,
+    bytes: Encoded,
+}
+
+#[derive(Debug)]
+enum Encoded {
+    /// The whole document (`save`): a new document, or a compaction.
+    Snapshot(Vec<u8>),
+    /// The changes since the stored heads (`save_after`).
+    Chunk(Vec<u8>),
+}
+
+/// Validates `doc` as the document of `id` and encodes what it adds to `base`;
+/// `None` when it has no change beyond `base`.
+pub(crate) fn prepare(
+    id: &HouseholdId,
+    doc: &mut AutoCommit,
+    base: Option<&DocEntry>,
+) -> Result<Option<Prepared>, InvalidDocument> {
+    let heads = sorted_heads(doc);
+    let base_heads = base.map_or(&[][..], |base| base.heads.as_slice());
+    if heads == base_heads {
+        return Ok(None);
+    }
+    // The chunk written below holds only what follows the stored heads: the
+    // document must contain them (and nothing it holds back for lack of deps).
+    let missing = doc.get_missing_deps(base_heads);
+    if !missing.is_empty() {
+        return Err(InvalidDocument::MissingChanges {
+            missing: missing.len(),
+        });
+    }
+    let summary = document::summary(&*doc)?;
+    if summary.id != *id {
+        return Err(InvalidDocument::WrongId {
+            expected: id.clone(),
+            found: summary.id,
+        });
+    }
+    let bytes = match base {
+        None => Encoded::Snapshot(doc.save()),
+        Some(base) => {
+            let chunk = doc.save_after(&base.heads);
+            let chunk_bytes = base.chunk_bytes.saturating_add(chunk.len() as u64);
+            if base.chunks() + 1 > MAX_CHUNKS || chunk_bytes > base.snapshot_len {
+                Encoded::Snapshot(doc.save())
+            } else {
+                Encoded::Chunk(chunk)
+            }
+        }
+    };
+    Ok(Some(Prepared {
+        summary,
+        heads,
+        bytes,
+    }))
+}
+
+/// The writes of one atomic batch: documents, their index entries and items, and the
+/// aggregates and totals they change (read once, updated in memory, written at the end).
+pub(crate) struct WriteSet<'a> {
+    db: &'a sled::Db,
+    batch: sled::Batch,
+    entries: BTreeMap<HouseholdId, DocEntry>,
+    aggregates: BTreeMap<HouseholdScope, Aggregate>,
+    totals: Option<Totals>,
+}
+
+impl<'a> WriteSet<'a> {
+    pub(crate) fn new(db: &'a sled::Db) -> Self {
+        Self {
+            db,
+            batch: sled::Batch::default(),
+            entries: BTreeMap::new(),
+            aggregates: BTreeMap::new(),
+            totals: None,
+        }
+    }
+
+    /// The index entry of a document as this set would leave it.
+    pub(crate) fn current_entry(&self, id: &HouseholdId) -> Result<Option<DocEntry>, ReadError> {
+        if let Some(entry) = self.entries.get(id) {
+            return Ok(Some(entry.clone()));
+        }
+        let key = keys::entry(id);
+        match self.db.get(&key)? {
+            Some(bytes) => Ok(Some(DocEntry::decode(&key, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Adds a prepared document to the set; `base` must be its current entry.
+    pub(crate) fn put(
+        &mut self,
+        id: &HouseholdId,
+        base: Option<&DocEntry>,
+        prepared: Prepared,
+    ) -> Result<WriteOutcome, ReadError> {
+        let Prepared {
+            summary,
+            heads,
+            bytes,
+        } = prepared;
+        let mut entry = match base {
+            Some(base) => DocEntry {
+                generation: base.generation.wrapping_add(1),
+                ..base.clone()
+            },
+            None => DocEntry {
+                generation: 0,
+                scope: summary.scope.clone(),
+                heads: Vec::new(),
+                members: 0,
+                visits: 0,
+                snapshot_len: 0,
+                first_chunk: 0,
+                next_chunk: 0,
+                chunk_bytes: 0,
+            },
+        };
+        let effect = match bytes {
+            Encoded::Snapshot(bytes) => {
+                // Snapshot and chunk removals go in one batch: a crash keeps either
+                // the old snapshot with its chunks or the new snapshot alone.
+                for seq in entry.first_chunk..entry.next_chunk {
+                    self.batch.remove(keys::chunk(id, seq));
+                }
+                entry.snapshot_len = bytes.len() as u64;
+                entry.first_chunk = entry.next_chunk;
+                entry.chunk_bytes = 0;
+                self.batch.insert(keys::snapshot(id), bytes);
+                match base {
+                    None => WriteEffect::Created,
+                    Some(_) => WriteEffect::Extended { compacted: true },
+                }
+            }
+            Encoded::Chunk(bytes) => {
+                entry.chunk_bytes += bytes.len() as u64;
+                self.batch.insert(keys::chunk(id, entry.next_chunk), bytes);
+                entry.next_chunk += 1;
+                WriteEffect::Extended { compacted: false }
+            }
+        };
+        entry.heads = heads;
+        entry.scope = summary.scope;
+        entry.members = summary.members as u64;
+        entry.visits = summary.visits as u64;
+
+        let mut totals = self.totals()?;
+        if let Some(base) = base {
+            self.batch
+                .remove(keys::item(&ItemKey::new(&base.scope, id)));
+            let old = Fingerprint::of_item(id, &HeadsHash::of(&base.heads));
+            let aggregate = self.aggregate_mut(&base.scope)?;
+            aggregate.fingerprint = aggregate.fingerprint.sub(old);
+            aggregate.count = aggregate
+                .count
+                .checked_sub(1)
+                .ok_or_else(|| ReadError::corrupt_record(&keys::aggregate(&base.scope), "count"))?;
+            totals.households = totals.households.saturating_sub(1);
+            totals.members = totals.members.saturating_sub(base.members);
+            totals.visits = totals.visits.saturating_sub(base.visits);
+        }
+        let heads_hash = HeadsHash::of(&entry.heads);
+        self.batch.insert(
+            keys::item(&ItemKey::new(&entry.scope, id)),
+            &heads_hash.0[..],
+        );
+        let aggregate = self.aggregate_mut(&entry.scope)?;
+        aggregate.fingerprint = aggregate
+            .fingerprint
+            .add(Fingerprint::of_item(id, &heads_hash));
+        aggregate.count += 1;
+        totals.households += 1;
+        totals.members += entry.members;
+        totals.visits += entry.visits;
+        self.totals = Some(totals);
+
+        self.batch.insert(keys::entry(id), entry.encode());
+        let outcome = WriteOutcome {
+            effect,
+            heads: entry.heads.clone(),
+        };
+        self.entries.insert(id.clone(), entry);
+        Ok(outcome)
+    }
+
+    /// Writes the set in one atomic batch and flushes it. An empty set writes nothing.
+    pub(crate) fn finish(mut self) -> Result<(), WriteError> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        for (scope, aggregate) in &self.aggregates {
+            let key = keys::aggregate(scope);
+            if aggregate.count == 0 {
+                self.batch.remove(key);
+            } else {
+                self.batch.insert(key, aggregate.encode());
+            }
+        }
+        if let Some(totals) = &self.totals {
+            self.batch.insert(keys::TOTALS, encode_totals(totals));
+        }
+        self.db.apply_batch(self.batch).map_err(WriteError::Apply)?;
+        self.db.flush().map_err(WriteError::Flush)?;
+        Ok(())
+    }
+
+    fn totals(&mut self) -> Result<Totals, ReadError> {
+        if let Some(totals) = self.totals {
+            return Ok(totals);
+        }
+        match self.db.get(keys::TOTALS)? {
+            Some(bytes) => decode_totals(keys::TOTALS, &bytes),
+            None => Err(ReadError::corrupt_record(keys::TOTALS, "missing")),
+        }
+    }
+
+    fn aggregate_mut(&mut self, scope: &HouseholdScope) -> Result<&mut Aggregate, ReadError> {
+        match self.aggregates.entry(scope.clone()) {
+            Entry::Occupied(cached) => Ok(cached.into_mut()),
+            Entry::Vacant(slot) => {
+                let key = keys::aggregate(scope);
+                let stored = match self.db.get(&key)? {
+                    Some(bytes) => Aggregate::decode(&key, &bytes)?,
+                    None => Aggregate::default(),
+                };
+                Ok(slot.insert(stored))
+            }
+        }
+    }
+}

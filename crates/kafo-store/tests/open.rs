@@ -1,0 +1,130 @@
+//! Opening a store: creation, the lock, damage, newer schemas, IO failures.
+
+mod support;
+
+use std::path::Path;
+
+use kafo_store::{OpenStoreError, SCHEMA_VERSION, Store};
+
+fn store_with_data(dir: &Path) {
+    let store = Store::open(dir).expect("creates");
+    for n in 0..20 {
+        let name = format!("h{n}");
+        store
+            .update(&support::id(&name), |doc| {
+                support::put_household(doc, &name, "sikoro", "chw-01", "Famille Test")
+            })
+            .expect("writes");
+    }
+}
+
+/// Overwrites the named files of a store with deterministic garbage of the same size.
+fn damage(dir: &Path, names: &[&str]) {
+    for name in names {
+        let path = dir.join(name);
+        let len = std::fs::metadata(&path).expect("the file exists").len() as usize;
+        let garbage: Vec<u8> = (0..len.max(64))
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(7))
+            .collect();
+        std::fs::write(&path, garbage).expect("overwrites");
+    }
+}
+
+#[test]
+fn open_creates_a_store_that_reopens_with_its_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("nested").join("store");
+    store_with_data(&path);
+    let store = Store::open(&path).expect("reopens");
+    assert_eq!(store.len().expect("reads"), 20);
+}
+
+#[test]
+fn a_second_open_of_a_held_store_is_locked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("first open");
+    let err = Store::open(dir.path()).expect_err("the store is held");
+    assert!(matches!(err, OpenStoreError::Locked { .. }), "{err:?}");
+    drop(store);
+    Store::open(dir.path()).expect("opens once released");
+}
+
+#[test]
+fn a_store_with_a_garbage_log_is_corrupt_not_new() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    store_with_data(dir.path());
+    damage(dir.path(), &["db"]);
+    let err = Store::open(dir.path()).expect_err("the log is garbage");
+    assert!(matches!(err, OpenStoreError::Corrupt { .. }), "{err:?}");
+    // And it stays refused: the damage is not papered over by the failed open.
+    let err = Store::open(dir.path()).expect_err("still garbage");
+    assert!(matches!(err, OpenStoreError::Corrupt { .. }), "{err:?}");
+}
+
+#[test]
+fn a_store_with_garbage_files_is_corrupt_not_a_panic() {
+    for names in [&["conf"][..], &["db", "conf"][..]] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        store_with_data(dir.path());
+        damage(dir.path(), names);
+        match Store::open(dir.path()) {
+            Err(OpenStoreError::Corrupt { .. } | OpenStoreError::Io { .. }) => {}
+            other => panic!("damaged {names:?}: expected Corrupt or Io, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_store_from_a_newer_kafo_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    store_with_data(dir.path());
+    {
+        // What a future version would have written: a higher schema version.
+        let db = sled::Config::new()
+            .path(dir.path())
+            .use_compression(true)
+            .open()
+            .expect("raw sled opens with the store's settings");
+        db.insert(b"s/version", &(SCHEMA_VERSION + 1).to_be_bytes())
+            .expect("writes");
+        db.flush().expect("flushes");
+    }
+    let err = Store::open(dir.path()).expect_err("newer schema");
+    assert!(
+        matches!(
+            err,
+            OpenStoreError::UnsupportedVersion { found, supported }
+                if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_path_that_is_a_file_is_an_io_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("not-a-directory");
+    std::fs::write(&file, b"hello").expect("writes");
+    let err = Store::open(&file).expect_err("a file is not a store directory");
+    assert!(matches!(err, OpenStoreError::Io { .. }), "{err:?}");
+}
+
+#[test]
+fn every_opening_has_a_fresh_actor() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = Store::open(dir.path()).expect("opens").actor().clone();
+    let second = Store::open(dir.path()).expect("reopens").actor().clone();
+    assert_ne!(first, second);
+
+    // A copied store (a restore from backup) gets its own actor too.
+    let copy = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(dir.path()).expect("lists") {
+        let entry = entry.expect("entry");
+        if entry.file_type().expect("type").is_file() {
+            std::fs::copy(entry.path(), copy.path().join(entry.file_name())).expect("copies");
+        }
+    }
+    let copied = Store::open(copy.path()).expect("the copy opens");
+    assert_ne!(copied.actor(), &first);
+    assert_ne!(copied.actor(), &second);
+}
