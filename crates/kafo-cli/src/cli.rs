@@ -49,7 +49,7 @@ pub enum Command {
     Household(HouseholdCommand),
     /// Record visits.
     #[command(subcommand)]
-    Visit(VisitCommand),
+    Visit(Box<VisitCommand>),
     /// Write a seeded, realistic caseload in format v1 (for tests, demos and benchmarks).
     Generate(GenerateArgs),
 }

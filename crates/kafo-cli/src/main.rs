@@ -47,7 +47,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Household(HouseholdCommand::Show { id }) => {
             commands::household::show(&data_dir, json, &id)
         }
-        Command::Visit(VisitCommand::Add(args)) => commands::visit::add(&data_dir, json, &args),
+        Command::Visit(visit) => match *visit {
+            VisitCommand::Add(args) => commands::visit::add(&data_dir, json, &args),
+        },
         Command::Generate(args) => commands::generate::generate(json, &args),
     }
 }
