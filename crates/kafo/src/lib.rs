@@ -26,6 +26,7 @@ mod identity;
 mod import;
 mod node;
 mod records;
+pub mod sync;
 
 pub use export::{ExportError, ExportSummary};
 pub use identity::{DeviceId, DeviceIdentity, IdentityDecodeError};
