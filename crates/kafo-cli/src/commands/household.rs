@@ -66,22 +66,22 @@ pub fn show(data_dir: &Path, json: bool, id: &str) -> Result<(), Failure> {
     if let Some(location) = h.location {
         let _ = writeln!(out, "location  {}, {}", location.lat, location.lon);
     }
-    let _ = writeln!(out, "status    {:?}", h.status);
+    let _ = writeln!(out, "status    {}", json_name(&h.status));
     let _ = writeln!(out, "\nmembers ({})", h.members.len());
     for p in &h.members {
         let _ = writeln!(
             out,
-            "  {:<28} {:<24} {:<7} born {}{} {:?}{}",
+            "  {:<28} {:<24} {:<7} born {}{} {}{}",
             p.id,
             format!("{} {}", p.given_name, p.family_name),
-            format!("{:?}", p.sex).to_lowercase(),
+            json_name(&p.sex),
             p.birth_date,
             if p.birth_date_estimated {
                 " (est.)"
             } else {
                 ""
             },
-            p.relationship,
+            json_name(&p.relationship),
             if p.pregnancy.is_some() {
                 ", pregnant"
             } else {
@@ -97,7 +97,7 @@ pub fn show(data_dir: &Path, json: bool, id: &str) -> Result<(), Failure> {
             "  {} {:<30} {:<10} {}",
             v.date,
             v.id,
-            kind_name(v.kind),
+            json_name(&v.kind),
             v.person_id
         );
         if let Some(w) = v.weight_kg {
@@ -139,14 +139,11 @@ pub fn show(data_dir: &Path, json: bool, id: &str) -> Result<(), Failure> {
     print_text(&out)
 }
 
-fn kind_name(kind: kafo::model::VisitKind) -> &'static str {
-    use kafo::model::VisitKind;
-    match kind {
-        VisitKind::Routine => "routine",
-        VisitKind::Growth => "growth",
-        VisitKind::Anc => "anc",
-        VisitKind::Postnatal => "postnatal",
-        VisitKind::SickChild => "sick-child",
+/// The format v1 spelling of an enum value (`"female"`, `"head"`, `"active"`).
+fn json_name(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
     }
 }
 
