@@ -1,5 +1,6 @@
 //! Shared measuring tools of Kafo's bench binaries (`src/bin/*`): child processes
-//! timed with their peak resident memory, directory sizes, and a table printer.
+//! timed with their peak resident memory, a process's own peak memory between two
+//! points, directory sizes and copies, and a table printer.
 //!
 //! Run a bench in release mode, e.g. `cargo run --release -p kafo-bench --bin foundation`.
 
@@ -68,6 +69,47 @@ pub fn kafo_binary() -> anyhow::Result<PathBuf> {
         );
     }
     Ok(kafo)
+}
+
+/// Resets this process's peak resident set size (VmHWM) to its current RSS, so that
+/// [`peak_rss`] measures from here (Linux `/proc/self/clear_refs`, value 5).
+pub fn reset_peak_rss() -> anyhow::Result<()> {
+    std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak RSS")
+}
+
+/// This process's peak resident set size (VmHWM) in bytes, since it started or since
+/// the last [`reset_peak_rss`].
+pub fn peak_rss() -> anyhow::Result<u64> {
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .context("no VmHWM in /proc/self/status")?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .context("parsing VmHWM")?;
+    Ok(kib * 1024)
+}
+
+/// Copies the directory tree `from` to `to` (created), e.g. a closed sled store.
+pub fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Formats a byte count in MiB with one decimal.
