@@ -47,6 +47,35 @@ impl Store {
         Ok(self.load(id)?.map(|loaded| loaded.doc))
     }
 
+    /// The document in compacted (`save()`) form, or `None`.
+    ///
+    /// A document with no change chunks since its snapshot is served as the stored
+    /// snapshot bytes, without loading or re-encoding it: what a sync sends to a
+    /// device that lacks the document entirely.
+    pub fn compacted_bytes(&self, id: &HouseholdId) -> Result<Option<Vec<u8>>, ReadError> {
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let Some(entry) = self.entry(id)? else {
+                return Ok(None);
+            };
+            if entry.chunks() > 0 {
+                break;
+            }
+            let snapshot = self.db.get(keys::snapshot(id))?;
+            let again = self.entry(id)?;
+            if again.map(|again| again.generation) != Some(entry.generation) {
+                continue;
+            }
+            return match snapshot {
+                Some(bytes) => Ok(Some(bytes.to_vec())),
+                None => Err(ReadError::CorruptDocument {
+                    id: id.clone(),
+                    damage: DocumentDamage::MissingSnapshot,
+                }),
+            };
+        }
+        Ok(self.load(id)?.map(|mut loaded| loaded.doc.save()))
+    }
+
     /// The heads of a household's document as indexed, sorted, or `None`.
     pub fn heads(&self, id: &HouseholdId) -> Result<Option<Vec<ChangeHash>>, ReadError> {
         Ok(self.entry(id)?.map(|entry| entry.heads))

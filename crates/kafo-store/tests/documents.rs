@@ -722,3 +722,47 @@ fn metadata_and_peer_state_are_durable_and_opaque() {
     assert_eq!(store.len().expect("reads"), 0);
     assert_eq!(store.items(..).count(), 0);
 }
+
+#[test]
+fn compacted_bytes_serve_the_snapshot_or_a_fresh_save() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("opens");
+    create(&store, "h1", "sikoro", "chw-01");
+    assert_eq!(
+        store
+            .stored_layout(&id("h1"))
+            .expect("reads")
+            .expect("stored")
+            .chunks,
+        0
+    );
+
+    // A document with no chunks: the stored snapshot itself, which loads to the same heads.
+    let bytes = store
+        .compacted_bytes(&id("h1"))
+        .expect("reads")
+        .expect("stored");
+    let mut loaded = AutoCommit::load(&bytes).expect("a saved document");
+    let mut stored = store.document(&id("h1")).expect("reads").expect("stored");
+    assert_eq!(loaded.get_heads(), stored.get_heads());
+
+    // After an edit the document has a chunk: a fresh save that includes it.
+    store
+        .update(&id("h1"), |doc| add_visit(doc, "v1", "p1"))
+        .expect("edits");
+    assert!(
+        store
+            .stored_layout(&id("h1"))
+            .expect("reads")
+            .expect("stored")
+            .chunks
+            > 0
+    );
+    let bytes = store
+        .compacted_bytes(&id("h1"))
+        .expect("reads")
+        .expect("stored");
+    let loaded = AutoCommit::load(&bytes).expect("a saved document");
+    assert_eq!(visits(&loaded), 1);
+    assert_eq!(store.compacted_bytes(&id("nope")).expect("reads"), None);
+}

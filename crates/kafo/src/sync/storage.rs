@@ -119,11 +119,9 @@ impl SyncStorage for StoreStorage<'_> {
     }
 
     fn whole_document(&mut self, id: &HouseholdId) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self
-            .store
-            .document(id)
-            .map_err(|e| StorageError::new(StorageOperation::WholeDocument, e))?
-            .map(|mut doc| doc.save()))
+        self.store
+            .compacted_bytes(id)
+            .map_err(|e| StorageError::new(StorageOperation::WholeDocument, e))
     }
 
     fn apply(
