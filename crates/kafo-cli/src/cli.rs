@@ -2,18 +2,20 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use kafo::net::Multiaddr;
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0   ok
-  1   failure (e.g. the store is in use by another kafo process)
+  1   failure (e.g. the store is in use by a running kafo serve; a sync that did not reach sync)
   2   usage error (bad flags or arguments)
   65  bad input data (a file or flag value that breaks format v1; nothing is written)
+  69  peer unreachable (kafo sync: nobody answered at the address)
   74  I/O error (reading input, writing output, or the store on disk)";
 
 /// Kafo: offline-first sync of community health records. This is the tool a
-/// supervisor uses on a laptop to load, inspect and export a device's caseload.
+/// supervisor uses on a laptop to load, inspect, export and sync a device's caseload.
 #[derive(Debug, Parser)]
 #[command(name = "kafo", version, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -52,6 +54,77 @@ pub enum Command {
     Visit(Box<VisitCommand>),
     /// Write a seeded, realistic caseload in format v1 (for tests, demos and benchmarks).
     Generate(GenerateArgs),
+    /// Sync with the devices around until SIGINT or SIGTERM.
+    ///
+    /// Listens, discovers peers on the local network (mDNS), answers their sessions
+    /// and opens sessions to them when they appear and whenever either side has
+    /// changes. Prints the listen addresses, then one line per event (--json: one JSON
+    /// object per line). Holds the store while it runs.
+    #[command(after_help = EXIT_CODES)]
+    Serve(ServeArgs),
+    /// Run one sync session with a peer at an address, or over stdin/stdout.
+    ///
+    /// The peer is a `kafo serve` or a phone at a libp2p address, or (--stdio) the same
+    /// command at the other end of a pipe, e.g. socat EXEC:'kafo --data-dir A sync
+    /// --stdio' EXEC:'kafo --data-dir B sync --stdio'. Prints the session's report
+    /// (on stderr with --stdio); exits 0 once in sync.
+    #[command(after_help = EXIT_CODES)]
+    Sync(SyncArgs),
+    /// List the peers this device synced with: addresses, last sync and its result.
+    Peers,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// An address to listen on (repeatable), e.g. /ip4/0.0.0.0/tcp/4001 or
+    /// /ip4/0.0.0.0/udp/4001/quic-v1. Default: every interface, TCP and QUIC, on
+    /// ports the system picks.
+    #[arg(long = "listen", value_name = "MULTIADDR")]
+    pub listen: Vec<Multiaddr>,
+    /// Do not announce this device or discover others on the local network (mDNS):
+    /// only explicit dials (--peer, or from peers) connect it.
+    #[arg(long)]
+    pub no_mdns: bool,
+    /// A peer to dial at start and keep syncing with (repeatable), e.g. a laptop's
+    /// address as its `kafo serve` printed it.
+    #[arg(long = "peer", value_name = "MULTIADDR")]
+    pub peers: Vec<Multiaddr>,
+    #[command(flatten)]
+    pub scopes: ScopeArgs,
+    /// Sessions running at once; other peers wait their turn.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_sessions: u16,
+    /// Connections held at once (a laptop at a meetup with every phone connected);
+    /// beyond it new ones are refused until idle ones close.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(16..=4096))]
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    /// A scope to offer and accept (repeatable): an area (`sikoro`) or one CHW's
+    /// caseload in it (`sikoro/chw-07`). Default: the caseloads this store holds,
+    /// so a CHW's phone shares its own caseload; a supervisor names its area.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("peer").required(true).args(["addr", "stdio"])))]
+pub struct SyncArgs {
+    /// The peer's address, e.g. /ip4/192.168.1.20/tcp/4001/p2p/12D3KooW... (as
+    /// `kafo serve` prints it).
+    #[arg(value_name = "MULTIADDR")]
+    pub addr: Option<Multiaddr>,
+    /// Sync over stdin and stdout with a peer running the same command at the other
+    /// end of a pipe, serial line or socket; the report and logs go to stderr.
+    #[arg(long)]
+    pub stdio: bool,
+    #[command(flatten)]
+    pub scopes: ScopeArgs,
+    /// Seconds to wait for the peer to answer.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -1,9 +1,13 @@
 //! Why a command failed, and the exit code each reason maps to (documented in
-//! `--help` and the README: 1 failure, 65 bad input data, 74 I/O error).
+//! `--help` and the README: 1 failure, 65 bad input data, 69 peer unreachable,
+//! 74 I/O error).
 
 use std::path::PathBuf;
 
 use kafo::model::parse::ParseFileError;
+use kafo::net::{
+    PeerRecordError, ServeError, SessionSetupError, SyncOutcome, SyncOverError, SyncWithError,
+};
 use kafo::store::OpenStoreError;
 use kafo::{AddVisitError, ExportError, ImportError, OpenError, ReadHouseholdError};
 
@@ -11,6 +15,8 @@ use kafo::{AddVisitError, ExportError, ImportError, OpenError, ReadHouseholdErro
 pub const EXIT_BAD_DATA: u8 = 65;
 /// Exit code for I/O errors (sysexits EX_IOERR).
 pub const EXIT_IO: u8 = 74;
+/// Exit code for a peer nobody answers for (sysexits EX_UNAVAILABLE).
+pub const EXIT_UNREACHABLE: u8 = 69;
 /// Exit code for any other failure.
 pub const EXIT_FAILURE: u8 = 1;
 
@@ -22,7 +28,37 @@ pub enum Failure {
     NoDataDir,
     /// The store could not be opened.
     #[error("cannot open the store: {0}")]
-    Open(#[from] OpenError),
+    Open(OpenError),
+    /// Another process holds the store: most often a running `kafo serve`.
+    #[error(
+        "the store {} is in use by a running kafo (serve, or another command); stop it and try again",
+        path.display()
+    )]
+    StoreInUse {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// The async runtime (threads, timers, sockets) could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// SIGINT/SIGTERM handlers could not be installed.
+    #[error("cannot listen for signals: {0}")]
+    Signals(#[source] std::io::Error),
+    /// The node could not start serving.
+    #[error("cannot serve: {0}")]
+    Serve(#[from] ServeError),
+    /// A sync with a peer at an address failed before reaching a result.
+    #[error("sync failed: {0}")]
+    SyncWith(Box<SyncWithError>),
+    /// A sync over stdin/stdout failed before reaching a result.
+    #[error("sync failed: {0}")]
+    SyncOver(Box<SyncOverError>),
+    /// The session ran but did not end in sync.
+    #[error("the session did not reach sync: {0}")]
+    NotInSync(SyncOutcome),
+    /// The remembered peers could not be read.
+    #[error("{0}")]
+    Peers(#[from] PeerRecordError),
     /// An input file could not be opened.
     #[error("cannot read {path}: {source}")]
     ReadFile {
@@ -73,6 +109,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::NoDataDir | Self::Json(_) | Self::NoSuchHousehold(_) => EXIT_FAILURE,
+            Self::StoreInUse { .. } => EXIT_FAILURE,
             Self::Open(OpenError::Store(error)) => match error {
                 OpenStoreError::Locked { .. } | OpenStoreError::UnsupportedVersion { .. } => {
                     EXIT_FAILURE
@@ -80,6 +117,22 @@ impl Failure {
                 _ => EXIT_IO,
             },
             Self::Open(_) => EXIT_IO,
+            Self::Runtime(_) | Self::Signals(_) | Self::Serve(ServeError::Network(_)) => {
+                EXIT_FAILURE
+            }
+            Self::Serve(ServeError::InvalidConfig { .. }) => EXIT_FAILURE,
+            Self::Serve(ServeError::PeerRecords(_)) | Self::Peers(_) => EXIT_IO,
+            Self::SyncWith(error) if error.is_unreachable() => EXIT_UNREACHABLE,
+            Self::SyncWith(error) => match &**error {
+                SyncWithError::Setup(setup) => setup_exit_code(setup),
+                SyncWithError::PeerRecord { .. } => EXIT_IO,
+                _ => EXIT_FAILURE,
+            },
+            Self::SyncOver(error) => match &**error {
+                SyncOverError::Setup(setup) => setup_exit_code(setup),
+                SyncOverError::PeerRecord { .. } => EXIT_IO,
+            },
+            Self::NotInSync(_) => EXIT_FAILURE,
             Self::ReadFile { .. } | Self::WriteFile { .. } | Self::Output(_) | Self::Status(_) => {
                 EXIT_IO
             }
@@ -90,5 +143,33 @@ impl Failure {
             Self::AddVisit(AddVisitError::NoSuchHousehold(_)) => EXIT_FAILURE,
             Self::AddVisit(_) => EXIT_IO,
         }
+    }
+}
+
+impl From<OpenError> for Failure {
+    fn from(error: OpenError) -> Self {
+        match error {
+            OpenError::Store(OpenStoreError::Locked { path }) => Self::StoreInUse { path },
+            other => Self::Open(other),
+        }
+    }
+}
+
+impl From<SyncWithError> for Failure {
+    fn from(error: SyncWithError) -> Self {
+        Self::SyncWith(Box::new(error))
+    }
+}
+
+impl From<SyncOverError> for Failure {
+    fn from(error: SyncOverError) -> Self {
+        Self::SyncOver(Box::new(error))
+    }
+}
+
+fn setup_exit_code(error: &SessionSetupError) -> u8 {
+    match error {
+        SessionSetupError::Scopes(_) => EXIT_IO,
+        SessionSetupError::DeviceId => EXIT_FAILURE,
     }
 }

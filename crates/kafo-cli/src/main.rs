@@ -1,5 +1,5 @@
 //! `kafo`: the command-line tool a supervisor uses on a laptop to load, inspect,
-//! edit and export a device's caseload. Results go to stdout (`--json` for one
+//! edit, export and sync a device's caseload. Results go to stdout (`--json` for one
 //! JSON document), logs to stderr (`RUST_LOG` or `-v`); record contents and names
 //! are never logged.
 
@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod failure;
 mod output;
+mod runtime;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -51,6 +52,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             VisitCommand::Add(args) => commands::visit::add(&data_dir, json, &args),
         },
         Command::Generate(args) => commands::generate::generate(json, &args),
+        Command::Serve(args) => commands::serve::serve(&data_dir, json, &args),
+        Command::Sync(args) => commands::sync::sync(&data_dir, json, &args),
+        Command::Peers => commands::peers::peers(&data_dir, json),
     }
 }
 

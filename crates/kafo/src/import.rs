@@ -124,6 +124,7 @@ impl Node {
                     ApplyOutcome::Unchanged => summary.unchanged += 1,
                 }
             }
+            self.note_change();
             committed += batch.len();
             debug!(committed, total, "import batch durable");
             on_event(ImportEvent::Committed { committed, total });

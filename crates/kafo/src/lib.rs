@@ -4,8 +4,10 @@
 //! What it does: [`Node::open`] opens (or creates) a device's durable store and
 //! identity; [`Node::import`] and [`Node::export`] move caseloads in and out in
 //! format v1; [`Node::households`], [`Node::household`] and [`Node::add_visit`]
-//! find, read and edit records. It is the one crate that wires the layers
-//! (`kafo-model`, `kafo-store`, and the sync protocol and networking to come).
+//! find, read and edit records; [`Node::serve`] syncs with the devices around
+//! ([`net`]), [`Node::sync_with`] and [`Node::sync_over`] run one session with one
+//! peer, over libp2p or any byte stream. It is the one crate that wires the layers
+//! (`kafo-model`, `kafo-store`, `kafo-proto`, `kafo-net`).
 //!
 //! What it does not do: parse command lines or print (that is `kafo-cli`), or
 //! install a tracing subscriber (libraries only emit `tracing` events).
@@ -24,6 +26,7 @@
 mod export;
 mod identity;
 mod import;
+pub mod net;
 mod node;
 mod records;
 pub mod sync;

@@ -2,8 +2,10 @@
 //! client app or the CLI performs on its caseload.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use kafo_store::{OpenStoreError, ReadError, Store, WriteError};
+use tokio::sync::watch;
 use tracing::info;
 
 use crate::identity::{DeviceId, DeviceIdentity, IdentityDecodeError, META_DEVICE_KEY};
@@ -17,6 +19,10 @@ pub struct Node {
     pub(crate) store: Store,
     identity: DeviceIdentity,
     data_dir: PathBuf,
+    /// Bumped after every durable write through this node (see [`Node::changes`]).
+    changes: watch::Sender<u64>,
+    /// Serialises the read-modify-write of the persisted peer records.
+    pub(crate) peer_records: Mutex<()>,
 }
 
 /// Why a device's store could not be opened.
@@ -76,7 +82,28 @@ impl Node {
             store,
             identity,
             data_dir,
+            changes: watch::Sender::new(0),
+            peer_records: Mutex::new(()),
         })
+    }
+
+    /// A counter bumped after every durable write through this node: local edits
+    /// ([`Node::add_visit`]), imports, and documents received from peers. A running
+    /// node ([`Node::serve`]) watches it to sync again with its peers; an app can
+    /// watch it to refresh its screens. Only the latest value is kept.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// The current value of the [`Node::changes`] counter.
+    pub fn change_count(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
+    /// Records that the store changed (after the write is durable).
+    pub(crate) fn note_change(&self) {
+        self.changes
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// This device's id.

@@ -175,7 +175,10 @@ impl Node {
             Ok(current.scope())
         });
         match result {
-            Ok((scope, _outcome)) => Ok(scope),
+            Ok((scope, _outcome)) => {
+                self.note_change();
+                Ok(scope)
+            }
             Err(UpdateError::Edit { source, .. }) => Err(source),
             Err(UpdateError::Invalid { source, .. }) => Err(AddVisitError::InvalidDocument(source)),
             Err(UpdateError::Write(error)) => Err(AddVisitError::Write(error)),

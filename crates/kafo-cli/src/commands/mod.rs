@@ -4,5 +4,8 @@ pub mod export;
 pub mod generate;
 pub mod household;
 pub mod import;
+pub mod peers;
+pub mod serve;
 pub mod status;
+pub mod sync;
 pub mod visit;
