@@ -26,6 +26,7 @@
 pub mod canonical;
 pub mod digest;
 pub mod document;
+mod fields;
 pub mod ids;
 pub mod parse;
 pub mod record;

@@ -13,6 +13,7 @@ use super::{
     DocumentError, KEY_AREA, KEY_CHW, KEY_ID, KEY_LAYOUT, KEY_LOCATION, KEY_MEMBERS, KEY_NAME,
     KEY_STATUS, KEY_VISITS, LAYOUT_VERSION,
 };
+use crate::fields as v1;
 use crate::ids::{AreaId, ChwId, HouseholdId, IdError, PersonId, VisitId};
 use crate::record::{Household, Location, PartialDate, Person, Pregnancy, Referral, Visit};
 use crate::terms::Term;
@@ -29,33 +30,6 @@ const ROOT_FIELDS: &[&str] = &[
     KEY_MEMBERS,
     KEY_VISITS,
 ];
-const LOCATION_FIELDS: &[&str] = &["lat", "lon"];
-const PERSON_FIELDS: &[&str] = &[
-    "given_name",
-    "family_name",
-    "sex",
-    "birth_date",
-    "birth_date_estimated",
-    "relationship",
-    "mother_id",
-    "phone",
-    "pregnancy",
-];
-const PREGNANCY_FIELDS: &[&str] = &["lmp", "edd"];
-const VISIT_FIELDS: &[&str] = &[
-    "person_id",
-    "date",
-    "chw",
-    "kind",
-    "weight_kg",
-    "height_cm",
-    "muac_mm",
-    "danger_signs",
-    "vaccines",
-    "referral",
-    "note",
-];
-const REFERRAL_FIELDS: &[&str] = &["to", "reason", "urgent"];
 
 /// Reads the current winning values of a household document as a checked record.
 ///
@@ -70,7 +44,7 @@ pub fn read_household(doc: &impl ReadDoc) -> Result<Household, DocumentError> {
         Some(ScalarValue::Uint(_)) => {}
         Some(_) => return Err(root.wrong_type(KEY_LAYOUT)),
     }
-    let location = match root.map(KEY_LOCATION, LOCATION_FIELDS)? {
+    let location = match root.map(KEY_LOCATION, v1::LOCATION)? {
         None => None,
         Some(location) => Some(Location {
             lat: location.required(Fields::number, "lat")?,
@@ -81,7 +55,7 @@ pub fn read_household(doc: &impl ReadDoc) -> Result<Household, DocumentError> {
     if let Some(map) = root.map(KEY_MEMBERS, &[])? {
         for key in map.view.fields.keys() {
             let id = map.key_id(key, PersonId::parse)?;
-            let fields = map.required(|f, k| f.map(k, PERSON_FIELDS), key)?;
+            let fields = map.required(|f, k| f.map(k, v1::without_id(v1::PERSON)), key)?;
             members.push(person(&fields, id)?);
         }
     }
@@ -89,7 +63,7 @@ pub fn read_household(doc: &impl ReadDoc) -> Result<Household, DocumentError> {
     if let Some(map) = root.map(KEY_VISITS, &[])? {
         for key in map.view.fields.keys() {
             let id = map.key_id(key, VisitId::parse)?;
-            let fields = map.required(|f, k| f.map(k, VISIT_FIELDS), key)?;
+            let fields = map.required(|f, k| f.map(k, v1::without_id(v1::VISIT)), key)?;
             visits.push(visit(&fields, id)?);
         }
     }
@@ -110,7 +84,7 @@ pub fn read_household(doc: &impl ReadDoc) -> Result<Household, DocumentError> {
 }
 
 fn person(fields: &Fields<'_, impl ReadDoc>, id: PersonId) -> Result<Person, DocumentError> {
-    let pregnancy = match fields.map("pregnancy", PREGNANCY_FIELDS)? {
+    let pregnancy = match fields.map("pregnancy", v1::PREGNANCY)? {
         None => None,
         Some(nested) => Some(Pregnancy {
             lmp: nested.date("lmp")?,
@@ -132,7 +106,7 @@ fn person(fields: &Fields<'_, impl ReadDoc>, id: PersonId) -> Result<Person, Doc
 }
 
 fn visit(fields: &Fields<'_, impl ReadDoc>, id: VisitId) -> Result<Visit, DocumentError> {
-    let referral = match fields.map("referral", REFERRAL_FIELDS)? {
+    let referral = match fields.map("referral", v1::REFERRAL)? {
         None => None,
         Some(nested) => Some(Referral {
             to: nested.required(Fields::text, "to")?,

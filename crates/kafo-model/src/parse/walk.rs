@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use jiff::civil::Date;
 use serde_json::{Map, Value};
 
+use crate::fields as v1;
 use crate::ids::{AreaId, ChwId, HouseholdId, IdError, PersonId, VisitId};
 use crate::record::{
     Household, HouseholdStatus, Location, PartialDate, Person, Pregnancy, Referral, Visit,
@@ -16,35 +17,6 @@ use crate::validate::{self, Bounds, FieldError, Problem};
 const HOUSEHOLD_FIELDS: &[&str] = &[
     "id", "area", "chw", "name", "location", "status", "members", "visits",
 ];
-const LOCATION_FIELDS: &[&str] = &["lat", "lon"];
-const PERSON_FIELDS: &[&str] = &[
-    "id",
-    "given_name",
-    "family_name",
-    "sex",
-    "birth_date",
-    "birth_date_estimated",
-    "relationship",
-    "mother_id",
-    "phone",
-    "pregnancy",
-];
-const PREGNANCY_FIELDS: &[&str] = &["lmp", "edd"];
-const VISIT_FIELDS: &[&str] = &[
-    "id",
-    "person_id",
-    "date",
-    "chw",
-    "kind",
-    "weight_kg",
-    "height_cm",
-    "muac_mm",
-    "danger_signs",
-    "vaccines",
-    "referral",
-    "note",
-];
-const REFERRAL_FIELDS: &[&str] = &["to", "reason", "urgent"];
 
 const FULL_DATE: &str = "YYYY-MM-DD";
 const PARTIAL_DATE: &str = "YYYY, YYYY-MM or YYYY-MM-DD";
@@ -335,7 +307,7 @@ impl Walk {
     }
 
     fn location(&mut self, value: &Value, path: String) -> Option<Location> {
-        let object = self.object(value, path, LOCATION_FIELDS)?;
+        let object = self.object(value, path, v1::LOCATION)?;
         let lat = self.required(&object, "lat", |w, v, p| w.number(v, p, validate::LATITUDE));
         let lon = self.required(&object, "lon", |w, v, p| {
             w.number(v, p, validate::LONGITUDE)
@@ -347,7 +319,7 @@ impl Walk {
     }
 
     fn person(&mut self, value: &Value, path: String) -> Option<Person> {
-        let object = self.object(value, path, PERSON_FIELDS)?;
+        let object = self.object(value, path, v1::PERSON)?;
         let id = self.required(&object, "id", |w, v, p| w.id(v, p, PersonId::parse));
         let given_name = self.required(&object, "given_name", Self::string);
         let family_name = self.required(&object, "family_name", Self::string);
@@ -373,7 +345,7 @@ impl Walk {
     }
 
     fn pregnancy(&mut self, value: &Value, path: String) -> Option<Pregnancy> {
-        let object = self.object(value, path, PREGNANCY_FIELDS)?;
+        let object = self.object(value, path, v1::PREGNANCY)?;
         let lmp = self.optional(&object, "lmp", Self::date);
         let edd = self.optional(&object, "edd", Self::date);
         Some(Pregnancy {
@@ -383,7 +355,7 @@ impl Walk {
     }
 
     fn visit(&mut self, value: &Value, path: String) -> Option<Visit> {
-        let object = self.object(value, path, VISIT_FIELDS)?;
+        let object = self.object(value, path, v1::VISIT)?;
         let id = self.required(&object, "id", |w, v, p| w.id(v, p, VisitId::parse));
         let person_id = self.required(&object, "person_id", |w, v, p| w.id(v, p, PersonId::parse));
         let date = self.required(&object, "date", Self::date);
@@ -423,7 +395,7 @@ impl Walk {
     }
 
     fn referral(&mut self, value: &Value, path: String) -> Option<Referral> {
-        let object = self.object(value, path, REFERRAL_FIELDS)?;
+        let object = self.object(value, path, v1::REFERRAL)?;
         let to = self.required(&object, "to", Self::string);
         let reason = self.required(&object, "reason", Self::string);
         let urgent = self.required(&object, "urgent", Self::boolean);
