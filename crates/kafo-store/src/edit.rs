@@ -1,14 +1,16 @@
-//! Editing documents under the write lock: one document ([`Store::update`]), many
+//! Editing documents under the write lock: one document ([`Store::update`],
+//! [`Store::update_attested`]), many
 //! in one batch ([`Store::update_many`]), and changes received from peers
 //! ([`Store::apply_changes`], [`Store::apply_document`]).
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use automerge::{AutoCommit, AutomergeError, LoadOptions, OnPartialLoad};
+use automerge::{ActorId, AutoCommit, AutomergeError, LoadOptions, OnPartialLoad};
 use kafo_model::HouseholdId;
 use tracing::debug;
 
+use crate::attest::Attachments;
 use crate::error::{ApplyError, ReadError, UpdateError, WriteError};
 use crate::pending::CommitReport;
 use crate::read::Loaded;
@@ -22,32 +24,59 @@ impl Store {
     /// Loads the stored document (or starts an empty one, for a new household) with
     /// the store's actor, runs `edit` on it, checks the result is a valid household
     /// document with this `id`, and, if its heads changed, writes the new changes in
-    /// one atomic batch with the index and flushes. Holds the store's write lock
-    /// throughout, so two writers never extend a document with the same actor and
-    /// sequence number. When `edit` or the check fails, nothing is written.
+    /// one atomic batch with the index (and their attestations, when a
+    /// [change signer](Store::set_change_signer) is set) and flushes. Holds the
+    /// store's write lock throughout, so two writers never extend a document with the
+    /// same actor and sequence number. When `edit` or the check fails, nothing is
+    /// written.
     pub fn update<T, E>(
         &self,
         id: &HouseholdId,
         edit: impl FnOnce(&mut AutoCommit) -> Result<T, E>,
     ) -> Result<(T, WriteOutcome), UpdateError<E>> {
+        self.update_attested(id, |doc| {
+            edit(doc).map(|value| (value, Attachments::default()))
+        })
+    }
+
+    /// [`Store::update`], also writing the attestation and actor-owner records the
+    /// edit returns, in the same atomic batch as the document.
+    ///
+    /// The records are written only if `edit` succeeds and the document passes the
+    /// check; they are written even if the document is unchanged (to attest changes
+    /// it already holds), unless the household does not exist. Both kinds are
+    /// write-once: a record whose hash or actor is already stored is dropped. The
+    /// store does not look inside them nor check that the hashes are the
+    /// document's changes.
+    pub fn update_attested<T, E>(
+        &self,
+        id: &HouseholdId,
+        edit: impl FnOnce(&mut AutoCommit) -> Result<(T, Attachments), E>,
+    ) -> Result<(T, WriteOutcome), UpdateError<E>> {
         let _guard = self.lock_writes();
-        let (base, mut doc) = self.load_for_write(id).map_err(WriteError::from)?;
-        let value = edit(&mut doc).map_err(|source| UpdateError::Edit {
+        let authoring = self.authoring();
+        let (base, mut doc) = self
+            .load_for_write(id, &authoring.actor)
+            .map_err(WriteError::from)?;
+        let (value, attachments) = edit(&mut doc).map_err(|source| UpdateError::Edit {
             id: id.clone(),
             source,
         })?;
-        let prepared =
-            prepare(id, &mut doc, base.as_ref()).map_err(|source| UpdateError::Invalid {
+        let prepared = prepare(id, &mut doc, base.as_ref(), &authoring).map_err(|source| {
+            UpdateError::Invalid {
                 id: id.clone(),
                 source,
-            })?;
-        let Some(prepared) = prepared else {
-            return Ok((value, unchanged(base.as_ref())));
-        };
+            }
+        })?;
         let mut set = WriteSet::new(&self.db);
-        let outcome = set
-            .put(id, base.as_ref(), prepared)
-            .map_err(WriteError::from)?;
+        let outcome = match prepared {
+            Some(prepared) => set
+                .put(id, base.as_ref(), prepared)
+                .map_err(WriteError::from)?,
+            None if base.is_none() => return Ok((value, unchanged(None))),
+            None => unchanged(base.as_ref()),
+        };
+        set.attach(attachments).map_err(WriteError::from)?;
         set.finish()?;
         debug!(household = %id, effect = ?outcome.effect, "document written");
         Ok((value, outcome))
@@ -69,13 +98,15 @@ impl Store {
         F: FnOnce(&mut AutoCommit) -> Result<(), E>,
     {
         let _guard = self.lock_writes();
+        let authoring = self.authoring();
         let mut docs: BTreeMap<HouseholdId, (Option<DocEntry>, AutoCommit)> = BTreeMap::new();
         for (id, edit) in edits {
             let slot = match docs.entry(id.clone()) {
                 Entry::Occupied(slot) => slot.into_mut(),
-                Entry::Vacant(slot) => {
-                    slot.insert(self.load_for_write(&id).map_err(WriteError::from)?)
-                }
+                Entry::Vacant(slot) => slot.insert(
+                    self.load_for_write(&id, &authoring.actor)
+                        .map_err(WriteError::from)?,
+                ),
             };
             edit(&mut slot.1).map_err(|source| UpdateError::Edit { id, source })?;
         }
@@ -83,11 +114,12 @@ impl Store {
         let mut set = WriteSet::new(&self.db);
         let mut report = CommitReport::default();
         for (id, (base, mut doc)) in docs {
-            let prepared =
-                prepare(&id, &mut doc, base.as_ref()).map_err(|source| UpdateError::Invalid {
+            let prepared = prepare(&id, &mut doc, base.as_ref(), &authoring).map_err(|source| {
+                UpdateError::Invalid {
                     id: id.clone(),
                     source,
-                })?;
+                }
+            })?;
             let outcome = match prepared {
                 Some(prepared) => set
                     .put(&id, base.as_ref(), prepared)
@@ -149,9 +181,12 @@ impl Store {
         };
 
         let _guard = self.lock_writes();
-        let (base, mut doc) = self.load_for_write(id).map_err(WriteError::from)?;
+        let authoring = self.authoring();
+        let (base, mut doc) = self
+            .load_for_write(id, &authoring.actor)
+            .map_err(WriteError::from)?;
         match (&base, incoming) {
-            (None, Some(incoming)) => doc = incoming.with_actor(self.actor().clone()),
+            (None, Some(incoming)) => doc = incoming.with_actor(authoring.actor.clone()),
             _ => {
                 doc.load_incremental(bytes).map_err(malformed)?;
             }
@@ -163,11 +198,12 @@ impl Store {
                 missing: missing.len(),
             });
         }
-        let prepared =
-            prepare(id, &mut doc, base.as_ref()).map_err(|source| ApplyError::Invalid {
+        let prepared = prepare(id, &mut doc, base.as_ref(), &authoring).map_err(|source| {
+            ApplyError::Invalid {
                 id: id.clone(),
                 source,
-            })?;
+            }
+        })?;
         let Some(prepared) = prepared else {
             return Ok(unchanged(base.as_ref()));
         };
@@ -180,21 +216,20 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Loads a document for writing while the caller holds the write lock, or starts
-    /// an empty one with the store's actor.
+    /// Loads a document for writing as `actor` while the caller holds the write
+    /// lock, or starts an empty one.
     pub(crate) fn load_for_write(
         &self,
         id: &HouseholdId,
+        actor: &ActorId,
     ) -> Result<(Option<DocEntry>, AutoCommit), ReadError> {
         Ok(match self.load_locked(id)? {
-            Some(Loaded { entry, doc }) => (Some(entry), doc),
-            None => (None, self.new_document()),
+            Some(Loaded { entry, mut doc }) => {
+                doc.set_actor(actor.clone());
+                (Some(entry), doc)
+            }
+            None => (None, AutoCommit::new().with_actor(actor.clone())),
         })
-    }
-
-    /// An empty document with the store's actor.
-    pub(crate) fn new_document(&self) -> AutoCommit {
-        AutoCommit::new().with_actor(self.actor().clone())
     }
 }
 

@@ -14,6 +14,8 @@
 //! | `d/<id>\0c<seq>` | a change chunk appended after the snapshot, seq u64 big-endian |
 //! | `i/<area>/<chw>/<id>` | reconciliation item: the document's [`HeadsHash`](kafo_model::HeadsHash) |
 //! | `a/<area>/<chw>` | aggregate of a scope: fingerprint and item count |
+//! | `c/<hash>` | opaque attestation record of a change, hash 32 bytes (schema 2) |
+//! | `o/<actor>` | opaque owner record of an automerge actor, actor id bytes (schema 2) |
 //!
 //! Identifiers never contain `/` or NUL, and every identifier character sorts above
 //! NUL, so `h/` keys are in household id order, `i/` keys in [`ItemKey`] order,
@@ -21,6 +23,7 @@
 
 use std::ops::{Bound, RangeBounds};
 
+use automerge::ChangeHash;
 use kafo_model::{HouseholdId, HouseholdScope, ItemKey, Scope};
 
 /// The schema version record.
@@ -34,6 +37,8 @@ const ENTRY: &[u8] = b"h/";
 const DOCUMENT: &[u8] = b"d/";
 pub(crate) const ITEM: &[u8] = b"i/";
 const AGGREGATE: &[u8] = b"a/";
+const ATTESTATION: &[u8] = b"c/";
+const ACTOR_OWNER: &[u8] = b"o/";
 
 fn join(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + rest.len());
@@ -50,6 +55,16 @@ pub(crate) fn meta(key: &str) -> Vec<u8> {
 /// The key of a peer's state.
 pub(crate) fn peer(peer: &[u8]) -> Vec<u8> {
     join(PEER, peer)
+}
+
+/// The key of a change's attestation record.
+pub(crate) fn attestation(hash: &ChangeHash) -> Vec<u8> {
+    join(ATTESTATION, &hash.0)
+}
+
+/// The key of an actor's owner record.
+pub(crate) fn actor_owner(actor: &[u8]) -> Vec<u8> {
+    join(ACTOR_OWNER, actor)
 }
 
 /// The prefix of every index entry.

@@ -10,8 +10,16 @@
 //!   aggregate fingerprint and the store's totals move together, so a crash at any
 //!   point leaves a store that opens with every acknowledged change;
 //! - serialises writers with a store-wide lock, and gives every opening of the store
-//!   a fresh automerge actor ([`Store::actor`]), so no actor/sequence pair is ever
-//!   reused, even by a copied or restored store;
+//!   a fresh automerge actor ([`Store::actor`], rebindable with [`Store::set_actor`]),
+//!   so no actor/sequence pair is ever reused, even by a copied or restored store;
+//! - makes the changes it authors attributable: with a [`ChangeSigner`] set
+//!   ([`Store::set_change_signer`]), every write stores an opaque attestation record
+//!   for each new change of the store's actor, and the actor's owner record
+//!   ([`Store::set_actor_owner_record`]), in the same atomic batch as the document
+//!   (for bulk imports, signed on the worker threads by [`PendingDocument::prepare`]);
+//!   [`Store::update_attested`] writes records the caller brings (a peer's
+//!   attestations, adopted changes). Both kinds are write-once; read them with
+//!   [`Store::attestation`], [`Store::actor_owner`], [`Store::unattested_changes`];
 //! - answers the sync layer cheaply: items in [`kafo_model::ItemKey`] order
 //!   ([`Store::items`]), per-scope aggregates without scanning
 //!   ([`Store::scope_aggregates`]), fingerprints of key ranges
@@ -19,7 +27,8 @@
 //! - versions its schema from the first release and migrates older stores on open.
 //!
 //! What it deliberately does not do: it knows nothing about peers, networks, the
-//! protocol or access rules (a peer is an opaque byte string to it); it does not
+//! protocol, keys, signatures or access rules (a peer, an attestation and an owner
+//! are opaque byte strings to it; it does not verify them); it does not
 //! map records to documents (that is `kafo_model::document`; the store reads only
 //! [`kafo_model::document::summary`]); it does not log record contents.
 //!
@@ -30,7 +39,7 @@
 //! # let (dir, id, changes_from_peer): (&std::path::Path, kafo_model::HouseholdId, Vec<u8>) = todo!();
 //! use kafo_store::{ListFilter, Store};
 //!
-//! let store = Store::open(dir)?; // create or open; migrates; fails if in use
+//! let store = Store::open(dir)?; // create or open; migrates; fails if in use (after 1 s)
 //! // One edit, durable on return (`edit` gets the stored document or an empty one):
 //! let ((), outcome) = store.update(&id, |doc| -> Result<(), automerge::AutomergeError> {
 //!     // ... edit `doc` with automerge or kafo_model::document ...
@@ -51,6 +60,7 @@
 //! Reads do not take the write lock. [`Store::document`] is consistent (a read
 //! racing a write retries); iterations over many records are not snapshots.
 
+mod attest;
 mod edit;
 mod error;
 mod index;
@@ -62,6 +72,7 @@ mod schema;
 mod store;
 mod write;
 
+pub use attest::{Attachments, ChangeSigner};
 pub use error::{
     ApplyError, CommitError, DocumentDamage, InvalidDocument, MigrationError, OpenStoreError,
     ReadError, UpdateError, WriteError,

@@ -4,11 +4,13 @@
 //! stored document changed meanwhile so no change is ever lost.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use automerge::{AutoCommit, ChangeHash};
 use kafo_model::HouseholdId;
 use tracing::debug;
 
+use crate::attest::{Attachments, Authoring};
 use crate::edit::unchanged;
 use crate::error::{CommitError, InvalidDocument, ReadError, WriteError};
 use crate::read::Loaded;
@@ -28,6 +30,8 @@ pub struct PendingDocument {
     base: Option<DocEntry>,
     doc: AutoCommit,
     encoding: Encoding,
+    /// The store's actor and signer when the document was loaded.
+    authoring: Arc<Authoring>,
 }
 
 #[derive(Debug)]
@@ -67,13 +71,17 @@ impl PendingDocument {
         &mut self.doc
     }
 
-    /// Validates and encodes the document now, so that [`Store::commit`] only writes.
+    /// Validates and encodes the document now (and signs its new changes, when the
+    /// store had a [change signer](Store::set_change_signer) at load), so that
+    /// [`Store::commit`] only writes.
     ///
     /// Optional: `commit` encodes what is not encoded yet, but it does so on the
-    /// committing thread. Call this on the threads that built the documents.
+    /// committing thread, under the store's write lock. Call this on the threads that
+    /// built the documents.
     pub fn prepare(&mut self) -> Result<(), InvalidDocument> {
         if matches!(self.encoding, Encoding::Stale) {
-            self.encoding = match prepare(&self.id, &mut self.doc, self.base.as_ref())? {
+            let prepared = prepare(&self.id, &mut self.doc, self.base.as_ref(), &self.authoring)?;
+            self.encoding = match prepared {
                 Some(prepared) => Encoding::Ready(prepared),
                 None => Encoding::Unchanged,
             };
@@ -119,18 +127,23 @@ impl CommitReport {
 }
 
 impl Store {
-    /// Loads a household's document for a bulk write (an empty document with the
-    /// store's actor if the household is new), without taking the write lock.
+    /// Loads a household's document for a bulk write (an empty document if the
+    /// household is new), with the store's actor, without taking the write lock.
     pub fn load_for_update(&self, id: &HouseholdId) -> Result<PendingDocument, ReadError> {
+        let authoring = self.authoring();
         let (base, doc) = match self.load(id)? {
-            Some(Loaded { entry, doc }) => (Some(entry), doc),
-            None => (None, self.new_document()),
+            Some(Loaded { entry, mut doc }) => {
+                doc.set_actor(authoring.actor.clone());
+                (Some(entry), doc)
+            }
+            None => (None, AutoCommit::new().with_actor(authoring.actor.clone())),
         };
         Ok(PendingDocument {
             id: id.clone(),
             base,
             doc,
             encoding: Encoding::Stale,
+            authoring,
         })
     }
 
@@ -141,6 +154,10 @@ impl Store {
     /// written since it was loaded (or appears twice with changes), the commit
     /// returns [`CommitError::Stale`] and writes nothing. Documents without changes
     /// are never stale. All or nothing: any error writes nothing.
+    ///
+    /// New changes of the actor a document was loaded with are signed by the store's
+    /// [change signer](Store::set_change_signer); a document loaded before the
+    /// signer (or the actor) was last set is signed again here, under the lock.
     pub fn commit(&self, pending: Vec<PendingDocument>) -> Result<CommitReport, CommitError> {
         let mut pending = pending;
         for document in &mut pending {
@@ -151,14 +168,19 @@ impl Store {
         }
 
         let _guard = self.lock_writes();
+        let current = self.authoring();
         let mut set = WriteSet::new(&self.db);
         let mut report = CommitReport::default();
         let mut stale = Vec::new();
         for document in pending {
             let PendingDocument {
-                id, base, encoding, ..
+                id,
+                base,
+                mut doc,
+                encoding,
+                authoring,
             } = document;
-            let prepared = match encoding {
+            let mut prepared = match encoding {
                 Encoding::Ready(prepared) => prepared,
                 Encoding::Unchanged | Encoding::Stale => {
                     report
@@ -171,6 +193,9 @@ impl Store {
             if set.current_entry(&id).map_err(WriteError::from)? != base {
                 stale.push(id);
                 continue;
+            }
+            if !Arc::ptr_eq(&authoring, &current) {
+                prepared.attachments = resign(&authoring, &current, &mut doc, base.as_ref());
             }
             let outcome = set
                 .put(&id, base.as_ref(), prepared)
@@ -192,4 +217,22 @@ impl Store {
         );
         Ok(report)
     }
+}
+
+/// The attachments of a document loaded (and signed) as `loaded`, signed again with
+/// the store's `current` signer: its own changes are still those of the actor it was
+/// loaded with; the owner record goes with them only if that is the current actor.
+fn resign(
+    loaded: &Authoring,
+    current: &Authoring,
+    doc: &mut AutoCommit,
+    base: Option<&DocEntry>,
+) -> Attachments {
+    let same_actor = loaded.actor == current.actor;
+    let signing = Authoring {
+        actor: loaded.actor.clone(),
+        signer: current.signer.clone(),
+        owner: current.owner.clone().filter(|_| same_actor),
+    };
+    signing.sign_new_changes(doc, base.map_or(&[], |base| base.heads.as_slice()))
 }

@@ -169,7 +169,7 @@ impl Store {
         if sorted_heads(&mut doc) != entry.heads {
             return Err(damaged(DocumentDamage::HeadsMismatch));
         }
-        doc.set_actor(self.actor().clone());
+        doc.set_actor(self.actor());
         Ok(Attempt::Read(Box::new(Loaded { entry, doc })))
     }
 }

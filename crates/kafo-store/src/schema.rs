@@ -15,7 +15,13 @@ use crate::keys;
 use crate::records::decode_u64;
 
 /// The schema version this code writes and reads.
-pub const SCHEMA_VERSION: u64 = 1;
+///
+/// - 1: the first release.
+/// - 2: adds the attestation (`c/`) and actor-owner (`o/`) key spaces. Additive: a
+///   version 1 store is a valid version 2 store without them. The bump keeps an
+///   older Kafo, which would write this device's changes without attestations, from
+///   opening a store that has them.
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// One step of the migration chain: from schema version `from` to `from + 1`.
 #[derive(Debug, Clone, Copy)]
@@ -26,9 +32,17 @@ pub(crate) struct Migration {
     pub(crate) run: fn(&sled::Db, &mut sled::Batch) -> Result<(), ReadError>,
 }
 
-/// The migrations of this code, in order. Version 1 is the first release, so there
-/// are none yet; the runner is exercised by the tests below with their own table.
-pub(crate) const MIGRATIONS: &[Migration] = &[];
+/// The migrations of this code, in order; the runner is also exercised by the tests
+/// below with their own table.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    from: 1,
+    run: add_attestation_key_spaces,
+}];
+
+/// 1 -> 2: the new key spaces start empty; only the version is recorded.
+fn add_attestation_key_spaces(_: &sled::Db, _: &mut sled::Batch) -> Result<(), ReadError> {
+    Ok(())
+}
 
 /// Brings the store at `path` to schema version `supported`: initialises a new
 /// store, runs the migrations an older one needs, refuses a newer one. `existed`
@@ -121,13 +135,11 @@ mod tests {
     use super::*;
     use crate::Store;
 
-    /// The store's sled database, opened directly with the store's format settings.
+    /// The store's sled database, opened directly with the store's format settings
+    /// (waiting, as the store does, for a just-dropped store to release its lock).
     fn raw_sled(dir: &Path) -> sled::Db {
-        sled::Config::new()
-            .path(dir)
-            .use_compression(true)
-            .open()
-            .expect("test store opens")
+        let config = sled::Config::new().path(dir).use_compression(true);
+        crate::store::open_waiting_for_lock(&config, dir).expect("test store opens")
     }
 
     fn stored_version(dir: &Path) -> u64 {
@@ -169,13 +181,31 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         drop(Store::open(dir.path()).expect("opens"));
         assert_eq!(stored_version(dir.path()), SCHEMA_VERSION);
-        assert!(MIGRATIONS.is_empty(), "version 1 is the first release");
+        assert_eq!(MIGRATIONS.len() as u64, SCHEMA_VERSION - 1);
+    }
+
+    #[test]
+    fn a_version_1_store_opens_and_is_migrated_to_the_current_version() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open_with(dir.path(), &[], 1).expect("creates at version 1");
+        store.put_meta("device", b"alice").expect("writes");
+        drop(store);
+        assert_eq!(stored_version(dir.path()), 1);
+
+        let store = Store::open(dir.path()).expect("migrates");
+        assert_eq!(
+            store.meta("device").expect("reads").as_deref(),
+            Some(&b"alice"[..])
+        );
+        assert_eq!(store.totals().expect("reads"), crate::Totals::default());
+        drop(store);
+        assert_eq!(stored_version(dir.path()), SCHEMA_VERSION);
     }
 
     #[test]
     fn an_older_store_is_migrated_atomically_one_version_at_a_time() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path()).expect("opens at version 1");
+        let store = Store::open_with(dir.path(), &[], 1).expect("creates at version 1");
         store.put_meta("device", b"alice").expect("writes");
         drop(store);
 
@@ -229,15 +259,16 @@ mod tests {
     #[test]
     fn a_newer_store_is_refused_not_misread() {
         let dir = tempfile::tempdir().expect("temp dir");
-        drop(Store::open_with(dir.path(), TEST_MIGRATIONS, 2).expect("creates at version 2"));
-        let err = Store::open(dir.path()).expect_err("version 2 is newer than this code");
+        let newer = SCHEMA_VERSION + 1;
+        drop(Store::open_with(dir.path(), &[], newer).expect("creates at a newer version"));
+        let err = Store::open(dir.path()).expect_err("newer than this code");
         assert!(
             matches!(
                 err,
                 OpenStoreError::UnsupportedVersion {
-                    found: 2,
+                    found,
                     supported: SCHEMA_VERSION
-                }
+                } if found == newer
             ),
             "{err:?}"
         );

@@ -3,11 +3,13 @@
 use std::fs::File;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use automerge::ActorId;
 use tracing::{debug, info};
 
+use crate::attest::Authoring;
 use crate::error::{OpenStoreError, ReadError, WriteError};
 use crate::keys;
 use crate::records::decode_totals;
@@ -18,6 +20,14 @@ use crate::schema::{self, Migration};
 /// cache grow to sled's default of 1 GiB.
 const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
 
+/// How long [`Store::open`] waits for sled's lock on the store before reporting
+/// [`OpenStoreError::Locked`]. sled 0.34 releases the lock only when the last of its
+/// threads lets go of the database, which can be some milliseconds after the `Store`
+/// was dropped; a reopen right after a drop in the same process must not fail.
+const LOCK_WAIT: Duration = Duration::from_secs(1);
+/// How often [`Store::open`] retries the lock while waiting.
+const LOCK_POLL: Duration = Duration::from_millis(15);
+
 /// A device's durable store of household documents, their reconciliation index,
 /// metadata and per-peer sync state. See the [crate documentation](crate).
 ///
@@ -26,7 +36,8 @@ const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
 #[derive(Debug)]
 pub struct Store {
     pub(crate) db: sled::Db,
-    actor: ActorId,
+    /// The actor, signer and owner record of local edits; see [`crate::attest`].
+    pub(crate) authoring: RwLock<Arc<Authoring>>,
     write_lock: Mutex<()>,
     path: PathBuf,
 }
@@ -47,8 +58,11 @@ impl Store {
     ///
     /// Runs the schema migrations an older store needs. Every opening gets a fresh
     /// automerge actor ([`Store::actor`]), so a copied or restored store never
-    /// reuses an actor/sequence pair. Only one `Store` may hold a directory at a
-    /// time, across processes and within one.
+    /// reuses an actor/sequence pair (the layers above may rebind it with
+    /// [`Store::set_actor`]). Only one `Store` may hold a directory at a time, across
+    /// processes and within one: if the store is held, `open` retries for up to one
+    /// second (sled releases a dropped store's lock asynchronously, from its own
+    /// threads) and then returns [`OpenStoreError::Locked`].
     pub fn open(dir: &Path) -> Result<Self, OpenStoreError> {
         Self::open_with(dir, schema::MIGRATIONS, schema::SCHEMA_VERSION)
     }
@@ -76,7 +90,7 @@ impl Store {
             path: dir.to_path_buf(),
             source,
         })?;
-        let db = config.open().map_err(|err| open_error(dir, err))?;
+        let db = open_waiting_for_lock(&config, dir)?;
         schema::bring_up_to_date(&db, dir, migrations, supported, existed)?;
         if !existed {
             write_marker(dir, &marker).map_err(|source| OpenStoreError::Io {
@@ -89,7 +103,7 @@ impl Store {
         debug!(path = %dir.display(), actor = %actor, "store opened");
         Ok(Self {
             db,
-            actor,
+            authoring: RwLock::new(Arc::new(Authoring::new(actor))),
             write_lock: Mutex::new(()),
             path: dir.to_path_buf(),
         })
@@ -101,9 +115,10 @@ impl Store {
     }
 
     /// The automerge actor of this opening of the store: every document the store
-    /// loads or creates edits as this actor.
-    pub fn actor(&self) -> &ActorId {
-        &self.actor
+    /// loads or creates edits as this actor. Fresh at each [`Store::open`]; rebound
+    /// by [`Store::set_actor`].
+    pub fn actor(&self) -> ActorId {
+        self.authoring().actor.clone()
     }
 
     /// Reads a metadata value stored by [`Store::put_meta`].
@@ -188,6 +203,25 @@ fn write_marker(dir: &Path, marker: &Path) -> std::io::Result<()> {
     file.sync_all()?;
     // Make the new directory entry durable too.
     File::open(dir)?.sync_all()
+}
+
+/// Opens sled, retrying a lock conflict for up to [`LOCK_WAIT`].
+pub(crate) fn open_waiting_for_lock(
+    config: &sled::Config,
+    dir: &Path,
+) -> Result<sled::Db, OpenStoreError> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(source))
+                if is_lock_conflict(&source) && Instant::now() < deadline =>
+            {
+                std::thread::sleep(LOCK_POLL);
+            }
+            Err(err) => return Err(open_error(dir, err)),
+        }
+    }
 }
 
 /// Maps sled's error at open to what the caller can act on.

@@ -1,14 +1,15 @@
-//! Writing documents: encoding them as a snapshot or a change chunk, and the
-//! atomic batch that writes a set of documents with their index, aggregates and
-//! totals, then flushes.
+//! Writing documents: encoding them as a snapshot or a change chunk (and signing
+//! their new own changes), and the atomic batch that writes a set of documents with
+//! their index, aggregates, totals and attachments, then flushes.
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{AutoCommit, ChangeHash};
 use kafo_model::document::{self, DocumentSummary};
 use kafo_model::{Fingerprint, HeadsHash, HouseholdId, HouseholdScope, ItemKey};
 
+use crate::attest::{Attachments, Authoring};
 use crate::error::{InvalidDocument, ReadError, WriteError};
 use crate::keys;
 use crate::read::sorted_heads;
@@ -48,6 +49,8 @@ pub(crate) struct Prepared {
     summary: DocumentSummary,
     heads: Vec<ChangeHash>,
     bytes: Encoded,
+    /// Attestations of its new own changes (and the actor's owner record).
+    pub(crate) attachments: Attachments,
 }
 
 #[derive(Debug)]
@@ -58,12 +61,14 @@ enum Encoded {
     Chunk(Vec<u8>),
 }
 
-/// Validates `doc` as the document of `id` and encodes what it adds to `base`;
-/// `None` when it has no change beyond `base`.
+/// Validates `doc` as the document of `id`, encodes what it adds to `base` and signs
+/// the new changes of `authoring`'s actor (when it has a signer); `None` when it has
+/// no change beyond `base`.
 pub(crate) fn prepare(
     id: &HouseholdId,
     doc: &mut AutoCommit,
     base: Option<&DocEntry>,
+    authoring: &Authoring,
 ) -> Result<Option<Prepared>, InvalidDocument> {
     let heads = sorted_heads(doc);
     let base_heads = base.map_or(&[][..], |base| base.heads.as_slice());
@@ -97,10 +102,12 @@ pub(crate) fn prepare(
             }
         }
     };
+    let attachments = authoring.sign_new_changes(doc, base_heads);
     Ok(Some(Prepared {
         summary,
         heads,
         bytes,
+        attachments,
     }))
 }
 
@@ -112,6 +119,8 @@ pub(crate) struct WriteSet<'a> {
     entries: BTreeMap<HouseholdId, DocEntry>,
     aggregates: BTreeMap<HouseholdScope, Aggregate>,
     totals: Option<Totals>,
+    /// Keys of the attestation and owner records this set writes.
+    attached: BTreeSet<Vec<u8>>,
 }
 
 impl<'a> WriteSet<'a> {
@@ -122,6 +131,7 @@ impl<'a> WriteSet<'a> {
             entries: BTreeMap::new(),
             aggregates: BTreeMap::new(),
             totals: None,
+            attached: BTreeSet::new(),
         }
     }
 
@@ -148,7 +158,9 @@ impl<'a> WriteSet<'a> {
             summary,
             heads,
             bytes,
+            attachments,
         } = prepared;
+        self.attach(attachments)?;
         let mut entry = match base {
             Some(base) => DocEntry {
                 generation: base.generation.wrapping_add(1),
@@ -233,9 +245,32 @@ impl<'a> WriteSet<'a> {
         Ok(outcome)
     }
 
+    /// Adds attestation and owner records to the set, keeping any already stored
+    /// (or already in the set): both are write-once.
+    pub(crate) fn attach(&mut self, attachments: Attachments) -> Result<(), ReadError> {
+        let keyed = attachments
+            .attestations
+            .into_iter()
+            .map(|(hash, record)| (keys::attestation(&hash), record))
+            .chain(
+                attachments
+                    .actor_owners
+                    .into_iter()
+                    .map(|(actor, owner)| (keys::actor_owner(&actor), owner)),
+            );
+        for (key, value) in keyed {
+            if self.attached.contains(&key) || self.db.contains_key(&key)? {
+                continue;
+            }
+            self.batch.insert(key.clone(), value);
+            self.attached.insert(key);
+        }
+        Ok(())
+    }
+
     /// Writes the set in one atomic batch and flushes it. An empty set writes nothing.
     pub(crate) fn finish(mut self) -> Result<(), WriteError> {
-        if self.entries.is_empty() {
+        if self.entries.is_empty() && self.attached.is_empty() {
             return Ok(());
         }
         for (scope, aggregate) in &self.aggregates {

@@ -51,7 +51,7 @@ fn a_written_household_reads_back_after_reopen() {
             store.heads(&id("h1")).expect("reads"),
             Some(outcome.heads.clone())
         );
-        assert_eq!(doc.get_actor(), store.actor());
+        assert_eq!(doc.get_actor(), &store.actor());
         outcome.heads
     };
     let store = Store::open(dir.path()).expect("reopens");

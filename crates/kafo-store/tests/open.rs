@@ -50,6 +50,30 @@ fn a_second_open_of_a_held_store_is_locked() {
 }
 
 #[test]
+fn a_reopen_right_after_a_drop_is_never_locked() {
+    // sled releases its lock from its own threads, some time after the drop: the
+    // open waits for it (for up to a second) instead of reporting Locked.
+    let dir = tempfile::tempdir().expect("temp dir");
+    store_with_data(dir.path());
+    for round in 0..50 {
+        let store = match Store::open(dir.path()) {
+            Ok(store) => store,
+            Err(err) => panic!("reopen {round} right after a drop: {err:?}"),
+        };
+        store
+            .put_meta("round", format!("{round}").as_bytes())
+            .expect("writes");
+        drop(store);
+    }
+    let store = Store::open(dir.path()).expect("opens");
+    assert_eq!(
+        store.meta("round").expect("reads").as_deref(),
+        Some(&b"49"[..])
+    );
+    assert_eq!(store.len().expect("reads"), 20);
+}
+
+#[test]
 fn a_store_with_a_garbage_log_is_corrupt_not_new() {
     let dir = tempfile::tempdir().expect("temp dir");
     store_with_data(dir.path());
@@ -80,11 +104,19 @@ fn a_store_from_a_newer_kafo_is_refused() {
     store_with_data(dir.path());
     {
         // What a future version would have written: a higher schema version.
-        let db = sled::Config::new()
-            .path(dir.path())
-            .use_compression(true)
-            .open()
-            .expect("raw sled opens with the store's settings");
+        // sled releases the dropped store's lock asynchronously: retry a while.
+        let config = sled::Config::new().path(dir.path()).use_compression(true);
+        let mut attempt = 0;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(_) if attempt < 100 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(err) => panic!("raw sled opens with the store's settings: {err:?}"),
+            }
+        };
         db.insert(b"s/version", &(SCHEMA_VERSION + 1).to_be_bytes())
             .expect("writes");
         db.flush().expect("flushes");
@@ -112,8 +144,8 @@ fn a_path_that_is_a_file_is_an_io_error() {
 #[test]
 fn every_opening_has_a_fresh_actor() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let first = Store::open(dir.path()).expect("opens").actor().clone();
-    let second = Store::open(dir.path()).expect("reopens").actor().clone();
+    let first = Store::open(dir.path()).expect("opens").actor();
+    let second = Store::open(dir.path()).expect("reopens").actor();
     assert_ne!(first, second);
 
     // A copied store (a restore from backup) gets its own actor too.
@@ -125,6 +157,6 @@ fn every_opening_has_a_fresh_actor() {
         }
     }
     let copied = Store::open(copy.path()).expect("the copy opens");
-    assert_ne!(copied.actor(), &first);
-    assert_ne!(copied.actor(), &second);
+    assert_ne!(copied.actor(), first);
+    assert_ne!(copied.actor(), second);
 }
