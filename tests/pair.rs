@@ -273,6 +273,8 @@ fn drain<S: SyncStorage>(
                 side.session.handle_input(now, Input::Storage(reply));
             }
             Output::SetTimer(at) => side.timer = Some(at),
+            // Revocations disclosed by a trusted peer: nothing to learn here.
+            Output::Event(Event::PeerDisclosed(_)) => {}
             Output::Event(Event::PeerHello(_)) => {
                 let share = side.session.default_share().unwrap_or_default();
                 side.session.handle_input(now, Input::Authorize { share });

@@ -63,6 +63,8 @@ impl<'d> Victim<'d> {
                     self.session.handle_input(self.now, Input::Storage(reply));
                 }
                 Output::SetTimer(_) => {}
+                // Revocations disclosed by a trusted peer: nothing to learn here.
+                Output::Event(Event::PeerDisclosed(_)) => {}
                 Output::Event(Event::PeerHello(_)) => {
                     let share = self.session.default_share().unwrap_or_default();
                     self.session

@@ -17,9 +17,14 @@
 //!   `AsyncRead + AsyncWrite`: a libp2p [`Stream`], a Bluetooth or serial bridge, a
 //!   pipe, stdin/stdout ([`run_session_split`]; tokio types via
 //!   `tokio_util::compat`). It executes the session's storage requests on a
-//!   [`kafo_proto::storage::SyncStorage`], asks an admission closure about the peer
-//!   ([`Admission`]), arms the session's timers on tokio's clock, bounds what waits
-//!   to be written, and detects a link that stopped taking bytes ([`LinkLimits`]).
+//!   [`kafo_proto::storage::SyncStorage`], asks an admission closure or
+//!   [`SessionHooks`] about the peer ([`Admission`]) and about what it discloses
+//!   (protocol version 2), arms the session's timers on tokio's clock, bounds what
+//!   waits to be written, and detects a link that stopped taking bytes ([`LinkLimits`]).
+//! * [`secure_stream`] runs libp2p's Noise handshake over any byte stream whose two
+//!   ends both just start (no initiator configured): it authenticates the remote
+//!   device's [`PeerId`] and encrypts the stream, for `kafo sync --stdio` and other
+//!   links outside libp2p.
 //!
 //! # What it deliberately does not do
 //!
@@ -78,6 +83,7 @@ mod event;
 mod handle;
 mod network;
 mod peers;
+mod secure;
 mod session;
 
 pub use behaviour::SYNC_PROTOCOL;
@@ -92,6 +98,8 @@ pub use libp2p::identity::Keypair;
 pub use libp2p::{Multiaddr, PeerId, Stream};
 pub use network::Network;
 pub use peers::KnownPeer;
+pub use secure::{NoiseRole, SECURE_NONCE_LEN, SecureStream, SecureStreamError, secure_stream};
 pub use session::{
-    Admission, LinkError, LinkLimits, SessionEnd, device_id_for, run_session, run_session_split,
+    Admission, LinkError, LinkLimits, SessionEnd, SessionHooks, device_id_for, run_session,
+    run_session_split,
 };

@@ -58,8 +58,50 @@ pub enum Admission {
     DefaultShare,
     /// Share exactly these scopes.
     Share(Vec<Scope>),
+    /// Share exactly these scopes, and disclose `disclose` to the peer's trust layer
+    /// first ([`Input::AuthorizeWith`]: a `Disclose` frame ahead of anything about
+    /// documents, when not empty and the peer speaks protocol version 2, which
+    /// [`PeerHello::version`] tells).
+    ShareWith {
+        /// The scopes to share.
+        share: Vec<Scope>,
+        /// Opaque bytes for the peer (Kafo: the revocations this device knows).
+        disclose: Vec<u8>,
+    },
     /// Refuse the peer; the session ends without revealing any document.
     Refuse,
+}
+
+/// What a driven session asks its caller: whom to admit, and what to make of the peer's
+/// disclosure.
+///
+/// Any `FnMut(&PeerHello) -> Admission` closure is a `SessionHooks` that ignores
+/// disclosures; implement the trait on a type of your own to see them (one value for
+/// both calls, so the disclosure can be checked against the hello's credentials).
+pub trait SessionHooks {
+    /// The peer's hello arrived (nothing about documents has crossed yet): what to
+    /// share with it. The caller knows which peer its transport authenticated; compare
+    /// it with [`PeerHello::device`] (see [`device_id_for`]) and the credentials.
+    fn admit(&mut self, hello: &PeerHello) -> Admission;
+
+    /// The peer disclosed `bytes` ([`kafo_proto::Event::PeerDisclosed`], protocol
+    /// version 2): at most once per session, after [`SessionHooks::admit`] was asked
+    /// and before anything from the peer is written. Return `false` to refuse the peer:
+    /// the session closes with `Refused` and writes nothing more it sent. The default
+    /// accepts (ignores) the disclosure.
+    fn disclosed(&mut self, bytes: &[u8]) -> bool {
+        let _ = bytes;
+        true
+    }
+}
+
+impl<F> SessionHooks for F
+where
+    F: FnMut(&PeerHello) -> Admission,
+{
+    fn admit(&mut self, hello: &PeerHello) -> Admission {
+        self(hello)
+    }
 }
 
 /// How a driven session ended.
@@ -102,7 +144,9 @@ pub fn device_id_for(peer: &PeerId) -> Option<DeviceId> {
 }
 
 /// Runs `session` over `stream` until it finishes, executing its storage requests on
-/// `storage` and asking `admit` about the peer once its hello arrived.
+/// `storage` and asking `hooks` about the peer once its hello arrived (and about its
+/// disclosure, if it makes one). `hooks` is an admission closure
+/// (`FnMut(&PeerHello) -> Admission`) or any [`SessionHooks`].
 ///
 /// Never panics on peer input and never returns early: every way the link can end
 /// (end of stream, error, stall) is fed to the session, whose report says how it
@@ -111,42 +155,42 @@ pub fn device_id_for(peer: &PeerId) -> Option<DeviceId> {
 /// Storage calls run on this task: on a multi-threaded runtime inside
 /// [`tokio::task::block_in_place`], so that a slow disk does not stall other tasks;
 /// on a current-thread runtime inline.
-pub async fn run_session<S, T, A>(
+pub async fn run_session<S, T, H>(
     stream: T,
     session: Session,
     storage: &mut S,
-    admit: A,
+    hooks: H,
     limits: &LinkLimits,
 ) -> SessionEnd
 where
     S: SyncStorage,
     T: AsyncRead + AsyncWrite + Unpin,
-    A: FnMut(&PeerHello) -> Admission,
+    H: SessionHooks,
 {
     let (reader, writer) = stream.split();
-    run_session_split(reader, writer, session, storage, admit, limits).await
+    run_session_split(reader, writer, session, storage, hooks, limits).await
 }
 
 /// [`run_session`] over separate read and write halves (stdin and stdout, two ends of
 /// a serial bridge).
-pub async fn run_session_split<S, R, W, A>(
+pub async fn run_session_split<S, R, W, H>(
     reader: R,
     writer: W,
     session: Session,
     storage: &mut S,
-    admit: A,
+    hooks: H,
     limits: &LinkLimits,
 ) -> SessionEnd
 where
     S: SyncStorage,
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
-    A: FnMut(&PeerHello) -> Admission,
+    H: SessionHooks,
 {
     let mut driver = Driver {
         session,
         storage,
-        admit,
+        hooks,
         limits,
         outbox: Outbox::default(),
         timer: None,
@@ -158,10 +202,10 @@ where
     driver.run(reader, writer).await
 }
 
-struct Driver<'a, S, A> {
+struct Driver<'a, S, H> {
     session: Session,
     storage: &'a mut S,
-    admit: A,
+    hooks: H,
     limits: &'a LinkLimits,
     outbox: Outbox,
     timer: Option<Instant>,
@@ -173,10 +217,10 @@ struct Driver<'a, S, A> {
     read_open: bool,
 }
 
-impl<S, A> Driver<'_, S, A>
+impl<S, H> Driver<'_, S, H>
 where
     S: SyncStorage,
-    A: FnMut(&PeerHello) -> Admission,
+    H: SessionHooks,
 {
     async fn run<R, W>(&mut self, mut reader: R, mut writer: W) -> SessionEnd
     where
@@ -261,8 +305,8 @@ where
         self.drain();
     }
 
-    /// Drains the session's outputs, running storage and admission as they come
-    /// (each of which is an input, after which draining continues).
+    /// Drains the session's outputs, running storage, admission and the disclosure
+    /// hook as they come (each of which is an input, after which draining continues).
     fn drain(&mut self) {
         while let Some(output) = self.session.poll_output() {
             match output {
@@ -279,15 +323,24 @@ where
                     self.timer = Some(from_std(at));
                 }
                 Output::Event(Event::PeerHello(hello)) => {
-                    let input = match (self.admit)(&hello) {
+                    let input = match self.hooks.admit(&hello) {
                         Admission::DefaultShare => match self.session.default_share() {
                             Some(share) => Input::Authorize { share },
                             None => Input::Refuse,
                         },
                         Admission::Share(share) => Input::Authorize { share },
+                        Admission::ShareWith { share, disclose } => {
+                            Input::AuthorizeWith { share, disclose }
+                        }
                         Admission::Refuse => Input::Refuse,
                     };
                     self.session.handle_input(now(), input);
+                }
+                Output::Event(Event::PeerDisclosed(bytes)) => {
+                    if !self.hooks.disclosed(&bytes) {
+                        debug!("refused the peer on its disclosure");
+                        self.session.handle_input(now(), Input::Refuse);
+                    }
                 }
                 Output::Event(Event::Finished(report)) => {
                     debug!(outcome = ?report.outcome, "session finished");

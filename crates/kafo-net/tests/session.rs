@@ -1,6 +1,7 @@
 //! Sync sessions driven over real byte streams: an in-process duplex, a Unix socket
 //! pair, and a libp2p `/kafo/sync/1` stream between two networks on 127.0.0.1. Also
 //! the ways a link goes wrong: silence, a peer that stops reading, garbage, hang-ups.
+//! And the trust layer's hooks: disclosures seen, refused, and absent under version 1.
 
 mod common;
 
@@ -8,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use futures::AsyncWriteExt as _;
 use kafo_model::Scope;
-use kafo_net::{Admission, LinkError, LinkLimits, SessionEnd, device_id_for, run_session};
+use kafo_net::{
+    Admission, LinkError, LinkLimits, SessionEnd, SessionHooks, device_id_for, run_session,
+};
 use kafo_proto::testing::MemoryStorage;
 use kafo_proto::testing::docs::test_actor;
-use kafo_proto::wire::DeviceId;
+use kafo_proto::wire::{DeviceId, VersionRange};
 use kafo_proto::{Limits, Outcome, PeerHello, Reveal, Session, SessionConfig, SessionError, Side};
 use rand::SeedableRng as _;
 use rand_chacha::ChaCha8Rng;
@@ -454,4 +457,183 @@ async fn a_peer_that_hangs_up_loses_the_connection() {
         "{:?}",
         end.report.outcome
     );
+}
+
+/// What a [`Trust`] saw: the peer's protocol version, and what it disclosed.
+type Seen = (Option<u16>, Vec<Vec<u8>>);
+
+/// Hooks of a trust layer: discloses its bytes on admission, records what the peer
+/// disclosed, and refuses the peer on its disclosure if told to.
+#[derive(Clone)]
+struct Trust {
+    disclose: Vec<u8>,
+    accept: bool,
+    /// Shared with the test.
+    seen: std::sync::Arc<std::sync::Mutex<Seen>>,
+}
+
+impl Trust {
+    fn new(disclose: &[u8], accept: bool) -> Self {
+        Self {
+            disclose: disclose.to_vec(),
+            accept,
+            seen: Default::default(),
+        }
+    }
+
+    fn seen(&self) -> Seen {
+        self.seen.lock().expect("not poisoned").clone()
+    }
+}
+
+impl SessionHooks for Trust {
+    fn admit(&mut self, hello: &PeerHello) -> Admission {
+        self.seen.lock().expect("not poisoned").0 = Some(hello.version);
+        Admission::ShareWith {
+            share: vec![CASELOAD.parse().expect("valid scope")],
+            disclose: self.disclose.clone(),
+        }
+    }
+
+    fn disclosed(&mut self, bytes: &[u8]) -> bool {
+        self.seen
+            .lock()
+            .expect("not poisoned")
+            .1
+            .push(bytes.to_vec());
+        self.accept
+    }
+}
+
+#[tokio::test]
+async fn disclosures_reach_the_hooks_on_both_sides_and_the_sync_completes() {
+    let mut alice = Device::named("alice", 1).with_households("a", 4);
+    let mut bob = Device::named("bob", 2).with_households("b", 2);
+    let (alice_end, bob_end) = tokio::io::duplex(64 * 1024);
+    let limits = LinkLimits::default();
+    let (alice_trust, bob_trust) = (
+        Trust::new(b"alice's revocations", true),
+        Trust::new(b"bob's", true),
+    );
+    let (alice_session, bob_session) = (alice.session(21), bob.session(22));
+    let (a, b) = within(30, async {
+        tokio::join!(
+            run_session(
+                alice_end.compat(),
+                alice_session,
+                &mut alice.storage,
+                alice_trust.clone(),
+                &limits
+            ),
+            run_session(
+                bob_end.compat(),
+                bob_session,
+                &mut bob.storage,
+                bob_trust.clone(),
+                &limits
+            ),
+        )
+    })
+    .await;
+    assert_in_sync(&a);
+    assert_in_sync(&b);
+    assert_eq!(alice.storage.len(), 6);
+    assert_eq!(alice.storage.state(), bob.storage.state());
+    assert_eq!(alice_trust.seen(), (Some(2), vec![b"bob's".to_vec()]));
+    assert_eq!(
+        bob_trust.seen(),
+        (Some(2), vec![b"alice's revocations".to_vec()])
+    );
+}
+
+#[tokio::test]
+async fn a_hook_refusing_the_disclosure_ends_the_session_before_anything_is_written() {
+    let mut alice = Device::named("alice", 1).with_households("a", 4);
+    let mut bob = Device::named("bob", 2).with_households("b", 2);
+    let (alice_end, bob_end) = tokio::io::duplex(64 * 1024);
+    let limits = LinkLimits::default();
+    // Bob learns from alice's disclosure that she must be cut off.
+    let (alice_trust, bob_trust) = (Trust::new(b"you are revoked", true), Trust::new(b"", false));
+    let (alice_session, bob_session) = (alice.session(23), bob.session(24));
+    let (a, b) = within(30, async {
+        tokio::join!(
+            run_session(
+                alice_end.compat(),
+                alice_session,
+                &mut alice.storage,
+                alice_trust.clone(),
+                &limits
+            ),
+            run_session(
+                bob_end.compat(),
+                bob_session,
+                &mut bob.storage,
+                bob_trust.clone(),
+                &limits
+            ),
+        )
+    })
+    .await;
+    assert!(
+        matches!(b.report.outcome, Outcome::Refused { by: Side::Us }),
+        "{:?}",
+        b.report.outcome
+    );
+    assert!(
+        matches!(a.report.outcome, Outcome::Refused { by: Side::Peer }),
+        "{:?}",
+        a.report.outcome
+    );
+    assert_eq!(bob_trust.seen().1, vec![b"you are revoked".to_vec()]);
+    // bob disclosed nothing (empty), so alice's hook was never asked
+    assert!(alice_trust.seen().1.is_empty());
+    // Nothing of alice's was written on bob's side (bob revealed his count before the
+    // disclosure arrived, so alice may have pushed; bob wrote none of it), and bob sent
+    // her nothing: her disclosure came ahead of her begin.
+    assert_eq!(bob.storage.writes(), 0);
+    assert_eq!(bob.storage.len(), 2);
+    assert_eq!(b.report.docs_received, 0);
+    assert_eq!(b.report.docs_sent, 0);
+    assert_eq!(alice.storage.len(), 4);
+}
+
+#[tokio::test]
+async fn a_version_1_peer_is_admitted_without_disclosures() {
+    let mut alice = Device::named("alice", 1).with_households("a", 3);
+    let mut bob = Device::named("bob", 2).with_households("b", 1);
+    let (alice_end, bob_end) = tokio::io::duplex(64 * 1024);
+    let limits = LinkLimits::default();
+    let (alice_trust, bob_trust) = (Trust::new(b"revocations", true), Trust::new(b"more", true));
+    let alice_session = alice.session(25);
+    let bob_session = Session::with_versions(
+        bob.config.clone(),
+        VersionRange { min: 1, max: 1 },
+        tokio::time::Instant::now().into_std(),
+        &mut ChaCha8Rng::seed_from_u64(26),
+    )
+    .expect("version 1 is supported");
+    let (a, b) = within(30, async {
+        tokio::join!(
+            run_session(
+                alice_end.compat(),
+                alice_session,
+                &mut alice.storage,
+                alice_trust.clone(),
+                &limits
+            ),
+            run_session(
+                bob_end.compat(),
+                bob_session,
+                &mut bob.storage,
+                bob_trust.clone(),
+                &limits
+            ),
+        )
+    })
+    .await;
+    assert_in_sync(&a);
+    assert_in_sync(&b);
+    assert_eq!(alice.storage.state(), bob.storage.state());
+    assert_eq!(alice_trust.seen(), (Some(1), Vec::new()));
+    assert_eq!(bob_trust.seen(), (Some(1), Vec::new()));
 }

@@ -45,6 +45,11 @@
 //!                     let share = session.default_share().unwrap_or_default();
 //!                     session.handle_input(Instant::now(), Input::Authorize { share });
 //!                 }
+//!                 Output::Event(Event::PeerDisclosed(_bytes)) => {
+//!                     // What the peer's trust layer disclosed (protocol version 2),
+//!                     // before anything about its documents: check it, and refuse the
+//!                     // peer with `Input::Refuse` if it must not go on.
+//!                 }
 //!                 Output::Event(Event::Finished(report)) => return report,
 //!             }
 //!         }
@@ -71,7 +76,9 @@
 //! - No persistence and no per-peer state: an interrupted session is resumed by the next
 //!   one reconciling again, which finds what already arrived and sends only the rest.
 //! - No trust decisions: the driver authorizes each peer ([`Input::Authorize`]) with the
-//!   scopes it may share; [`default_share`] is the unauthenticated default.
+//!   scopes it may share; [`default_share`] is the unauthenticated default. Credentials
+//!   (in `Hello`) and disclosures ([`Input::AuthorizeWith`], [`Event::PeerDisclosed`],
+//!   protocol version 2) are opaque bytes carried for the driver's trust layer.
 //! - It never logs record contents; ids appear only at trace level.
 //!
 //! # Modules

@@ -126,6 +126,14 @@ pub enum SessionError {
         /// The limit.
         max: usize,
     },
+    /// The driver asked to disclose more than one `Disclose` frame may carry.
+    #[error("disclosure of {len} bytes, more than the {max} one frame may carry")]
+    DisclosureTooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The driver gave an input the session could not take in its state.
     #[error("driver gave {input} while the session was {state}")]
     UnexpectedInput {
@@ -249,6 +257,7 @@ impl SessionError {
             Self::Storage(_) => "storage failure",
             Self::UnexpectedStorageReply { .. } => "unexpected storage reply",
             Self::DocumentTooLarge { .. } => "document too large",
+            Self::DisclosureTooLarge { .. } => "disclosure too large",
             Self::UnexpectedInput { .. } => "unexpected input",
         }
     }

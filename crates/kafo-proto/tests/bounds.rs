@@ -31,6 +31,7 @@ impl Slow {
                     let share = self.session.default_share().unwrap_or_default();
                     self.session.handle_input(now, Input::Authorize { share });
                 }
+                Output::Event(Event::PeerDisclosed(_)) => {}
                 Output::Event(Event::Finished(report)) => self.report = Some(report),
             }
         }

@@ -7,7 +7,8 @@ use kafo_proto::testing::fuzz::{decode_stream, drive_session};
 use kafo_proto::testing::{Link, Peer, sync_pair};
 use proptest::prelude::*;
 
-/// Bytes one side sent in a real session with differences, ranges and payloads.
+/// Bytes one side sent in a real session with a disclosure (protocol version 2),
+/// differences, ranges and payloads.
 fn transcript() -> Vec<u8> {
     let mut a = Peer::new("a", 1, &["sikoro/chw-01"]);
     let mut b = Peer::new("b", 2, &["sikoro/chw-01"]);
@@ -23,8 +24,10 @@ fn transcript() -> Vec<u8> {
         b.storage
             .add_visit(&format!("h{:02}", n + 10).parse().expect("valid"), "vb");
     }
+    b.disclose = b"revocations known to b".to_vec();
     let run = sync_pair(&mut a, &mut b, &Link::perfect(), 3).expect("run completes");
     assert!(run.in_sync());
+    assert!(run.a_disclosed.is_some());
     run.b_sent
 }
 

@@ -1,5 +1,6 @@
-//! Golden bytes: the exact encoding of every frame of protocol version 1. A change here
-//! is a wire-format change: bump the protocol version and update docs/protocol.md.
+//! Golden bytes: the exact encoding of every frame of protocol versions 1 and 2 (which
+//! only adds `Disclose`). A change here is a wire-format change: bump the protocol
+//! version and update docs/protocol.md. The version 1 bytes must never change.
 
 use automerge::ChangeHash;
 use kafo_model::Scope;
@@ -243,4 +244,40 @@ fn entry_kinds_have_fixed_codes() {
         }];
         assert_eq!(hex(&encode_entries(&entries)), format!("01{code}016800"));
     }
+}
+
+#[test]
+fn disclose_version_2() {
+    pin(
+        Frame::Disclose(vec![0xde, 0xad, 0xbe, 0xef]),
+        concat!(
+            "00000005", // length 5
+            "09",       // disclose
+            "deadbeef", // the opaque bytes: the rest of the frame
+        ),
+    );
+    pin(Frame::Disclose(Vec::new()), "0000000109");
+}
+
+#[test]
+fn a_version_2_hello_keeps_the_version_1_layout() {
+    let hello = |max| {
+        Frame::Hello(Hello {
+            versions: VersionRange { min: 1, max },
+            device: DeviceId::new(vec![0xd1]).expect("short"),
+            nonce: Nonce([0; 16]),
+            window: 1,
+            offers: Vec::new(),
+            accepts: Vec::new(),
+            credentials: Vec::new(),
+        })
+        .to_bytes()
+    };
+    let (v1, v2) = (hello(1), hello(2));
+    assert_eq!(v1.len(), v2.len());
+    // only the max version differs: after the length (4), type (1), magic (4) and min
+    // version (2), it is bytes 11..13
+    let differing: Vec<usize> = (0..v1.len()).filter(|&i| v1[i] != v2[i]).collect();
+    assert_eq!(differing, vec![12]);
+    assert_eq!(&v2[11..13], &[0x00, 0x02]);
 }

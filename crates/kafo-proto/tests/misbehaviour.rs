@@ -255,7 +255,7 @@ fn a_peer_without_a_common_version_is_told_so() {
     );
     solo.take_sent();
     let mut future = hello(&["sikoro"]);
-    future.versions = VersionRange { min: 2, max: 3 };
+    future.versions = VersionRange { min: 3, max: 4 };
     solo.receive_frame(&Frame::Hello(future));
     assert!(matches!(
         solo.report.as_ref().map(|r| &r.outcome),

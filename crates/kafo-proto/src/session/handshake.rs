@@ -3,6 +3,10 @@
 //! Nothing about documents crosses the wire before this side's driver authorized the
 //! peer; with [`Reveal::AfterBothAuthorized`], not before the peer's driver authorized
 //! this side either (it announces that with an `Authorized` frame, or with its `Begin`).
+//!
+//! Protocol version 2 adds `Disclose`: sent by a side right after its driver authorized
+//! the peer, before its `Authorized`/`Begin`, so the peer's driver learns it (e.g.
+//! revocations) ahead of anything about documents.
 
 use kafo_model::Scope;
 use tracing::{debug, info};
@@ -12,7 +16,7 @@ use super::{Event, MIN_WINDOW, Output, PeerHello, Purpose, Session};
 use crate::report::{PeerFault, SessionError};
 use crate::storage::{RequestId, StorageAnswer, StorageWork};
 use crate::tree::{Salt, intersect, normalize};
-use crate::wire::{Begin, Frame, Hello};
+use crate::wire::{Begin, DISCLOSE_VERSION, Frame, Hello, MAX_DISCLOSURE};
 
 /// The scopes to share with a peer when no trust layer decides: what this side offers
 /// and the peer accepts, intersected with what the peer offers and this side accepts.
@@ -39,6 +43,8 @@ pub(crate) struct Handshake {
     revealing: bool,
     /// The peer's `Begin`, when it authorized us before our driver authorized it.
     early_begin: Option<Begin>,
+    /// The peer's `Disclose` arrived (at most one per session).
+    peer_disclosed: bool,
 }
 
 /// When a side first reveals anything about its documents (its `Begin`).
@@ -56,13 +62,17 @@ pub enum Reveal {
 #[derive(Debug)]
 pub(crate) struct PeerInfo {
     pub(crate) hello: Hello,
+    /// The version negotiated.
+    pub(crate) version: u16,
 }
 
 impl Handshake {
     pub(crate) fn state_name(&self) -> &'static str {
         match (&self.peer, self.authorized) {
             (None, _) => "awaiting hello",
+            (Some(_), false) if self.peer_authorized => "awaiting authorization, peer authorized",
             (Some(_), false) => "awaiting authorization",
+            (Some(_), true) if self.peer_authorized => "authorized both ways",
             (Some(_), true) => "awaiting begin",
         }
     }
@@ -71,7 +81,7 @@ impl Handshake {
 impl Session {
     pub(super) fn send_hello(&mut self) {
         let hello = Hello {
-            versions: Self::our_versions(),
+            versions: self.versions,
             device: self.config.device.clone(),
             nonce: self.nonce,
             window: self.config.limits.window.max(MIN_WINDOW),
@@ -90,7 +100,7 @@ impl Session {
             }
             .into());
         }
-        let ours = Self::our_versions();
+        let ours = self.versions;
         let Some(version) = ours.negotiate(hello.versions) else {
             return Err(SessionError::IncompatibleVersion {
                 ours,
@@ -116,13 +126,17 @@ impl Session {
             accepts: hello.accepts.clone(),
             credentials: hello.credentials.clone(),
         };
-        self.handshake.peer = Some(PeerInfo { hello });
+        self.handshake.peer = Some(PeerInfo { hello, version });
         self.outputs
             .push_back(Output::Event(Event::PeerHello(event)));
         Ok(())
     }
 
-    pub(super) fn authorize(&mut self, share: Vec<Scope>) -> Result<(), SessionError> {
+    pub(super) fn authorize(
+        &mut self,
+        share: Vec<Scope>,
+        disclose: Vec<u8>,
+    ) -> Result<(), SessionError> {
         let Some(peer) = self.handshake.peer.as_ref() else {
             return Err(SessionError::UnexpectedInput {
                 input: "authorize",
@@ -135,6 +149,14 @@ impl Session {
                 state: "authorized",
             });
         }
+        if disclose.len() > MAX_DISCLOSURE {
+            return Err(SessionError::DisclosureTooLarge {
+                len: disclose.len(),
+                max: MAX_DISCLOSURE,
+            });
+        }
+        let disclose =
+            (!disclose.is_empty() && peer.version >= DISCLOSE_VERSION).then_some(disclose);
         self.handshake.authorized = true;
         let share = normalize(&share);
         debug!(scopes = share.len(), "authorized");
@@ -146,6 +168,12 @@ impl Session {
             recon.set_peer_begin(begin)?;
         }
         self.recon = Some(recon);
+        if let Some(bytes) = disclose {
+            debug!(bytes = bytes.len(), "disclosing");
+            // Queued before `Authorized` and before the `Begin` that follows our
+            // summaries: the peer reads it ahead of anything about our documents.
+            self.queue_frame(&Frame::Disclose(bytes));
+        }
         if self.config.reveal == Reveal::AfterBothAuthorized {
             self.queue_frame(&Frame::Authorized);
         }
@@ -179,6 +207,31 @@ impl Session {
         }
         self.handshake.peer_authorized = true;
         self.maybe_reveal();
+        Ok(())
+    }
+
+    /// The peer's disclosure: once, under version 2, after its hello and before its
+    /// `Authorized` or `Begin`. The event is queued now, so the driver sees it before
+    /// any storage request that the peer's later frames cause.
+    pub(super) fn on_disclose(&mut self, bytes: Vec<u8>) -> Result<(), SessionError> {
+        let refused = match &self.handshake.peer {
+            None => Some(self.handshake.state_name()),
+            Some(peer) if peer.version < DISCLOSE_VERSION => Some("speaking version 1"),
+            Some(_) if self.handshake.peer_disclosed => Some("after the peer's disclosure"),
+            Some(_) if self.handshake.peer_authorized => Some(self.handshake.state_name()),
+            Some(_) => None,
+        };
+        if let Some(state) = refused {
+            return Err(PeerFault::UnexpectedFrame {
+                frame: "disclose",
+                state,
+            }
+            .into());
+        }
+        self.handshake.peer_disclosed = true;
+        debug!(bytes = bytes.len(), "peer disclosed");
+        self.outputs
+            .push_back(Output::Event(Event::PeerDisclosed(bytes)));
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use tracing::{debug, info, warn};
 use crate::report::{Outcome, PeerFault, SessionError, SessionReport, Side};
 use crate::storage::{RequestId, StorageReply, StorageRequest, StorageWork};
 use crate::wire::{
-    CloseReason, DeviceId, Frame, FrameDecoder, Nonce, PROTOCOL_VERSION, VersionRange,
+    CloseReason, DeviceId, Frame, FrameDecoder, Nonce, SUPPORTED_VERSIONS, VersionRange,
 };
 
 use exchange::Exchange;
@@ -82,7 +82,22 @@ pub enum Input<'a> {
         /// Scopes to reconcile and exchange with this peer (see [`default_share`]).
         share: Vec<Scope>,
     },
-    /// The driver refuses the peer after [`Event::PeerHello`].
+    /// Like [`Input::Authorize`], and discloses `disclose` to the peer first: when it is
+    /// not empty and protocol version 2 was negotiated ([`PeerHello::version`]), a
+    /// `Disclose` frame goes out before this side's `Authorized`/`Begin`, in the same
+    /// flight (no extra round trip). Under version 1 nothing is disclosed. At most
+    /// [`MAX_DISCLOSURE`](crate::wire::MAX_DISCLOSURE) bytes, else the session fails
+    /// with [`SessionError::DisclosureTooLarge`].
+    AuthorizeWith {
+        /// Scopes to reconcile and exchange with this peer.
+        share: Vec<Scope>,
+        /// Opaque bytes for the peer's trust layer (Kafo: its known revocations).
+        disclose: Vec<u8>,
+    },
+    /// The driver refuses the peer after [`Event::PeerHello`] or
+    /// [`Event::PeerDisclosed`] (at any time, in fact): `Close(Refused)` is sent, and
+    /// storage requests queued and not yet polled are withdrawn, so nothing the peer
+    /// sent afterwards is written.
     Refuse,
     /// The timer set by [`Output::SetTimer`] fired.
     Timeout,
@@ -106,9 +121,16 @@ pub enum Output {
 /// What the session tells the application.
 #[derive(Debug)]
 pub enum Event {
-    /// The peer introduced itself; answer with [`Input::Authorize`] or [`Input::Refuse`].
+    /// The peer introduced itself; answer with [`Input::Authorize`],
+    /// [`Input::AuthorizeWith`] or [`Input::Refuse`].
     /// Nothing about documents has crossed the wire yet.
     PeerHello(PeerHello),
+    /// The peer disclosed these bytes to its trust layer's counterpart (protocol
+    /// version 2; Kafo: its known revocations). At most one per session, after
+    /// [`Event::PeerHello`] and before anything the peer sends about documents: it is
+    /// emitted before any storage request caused by the peer's later frames. Answer
+    /// with nothing to go on, or with [`Input::Refuse`].
+    PeerDisclosed(Vec<u8>),
     /// The session ended; no output follows except bytes already queued.
     Finished(SessionReport),
 }
@@ -140,6 +162,7 @@ pub(crate) enum Purpose {
 #[derive(Debug)]
 pub struct Session {
     config: SessionConfig,
+    versions: VersionRange,
     nonce: Nonce,
     span: tracing::Span,
     started: Instant,
@@ -180,7 +203,32 @@ pub(crate) struct Stats {
 
 impl Session {
     /// Starts a session: the `Hello` is queued at once (both sides send one first).
+    /// It speaks every version this crate knows ([`SUPPORTED_VERSIONS`]).
     pub fn new(config: SessionConfig, now: Instant, rng: &mut impl RngCore) -> Self {
+        Self::start(config, SUPPORTED_VERSIONS, now, rng)
+    }
+
+    /// A session speaking only `versions`, which must lie within
+    /// [`SUPPORTED_VERSIONS`] (else `None`): to pin an older version, e.g. to behave as
+    /// a version 1 peer in interoperability tests.
+    pub fn with_versions(
+        config: SessionConfig,
+        versions: VersionRange,
+        now: Instant,
+        rng: &mut impl RngCore,
+    ) -> Option<Self> {
+        let supported = versions.min <= versions.max
+            && versions.min >= SUPPORTED_VERSIONS.min
+            && versions.max <= SUPPORTED_VERSIONS.max;
+        supported.then(|| Self::start(config, versions, now, rng))
+    }
+
+    fn start(
+        config: SessionConfig,
+        versions: VersionRange,
+        now: Instant,
+        rng: &mut impl RngCore,
+    ) -> Self {
         let mut nonce = [0u8; 16];
         rng.fill_bytes(&mut nonce);
         let nonce = Nonce(nonce);
@@ -190,6 +238,7 @@ impl Session {
             handshake: Handshake::default(),
             exchange: Exchange::new(&config.limits),
             config,
+            versions,
             nonce,
             span,
             started: now,
@@ -249,9 +298,13 @@ impl Session {
         let result = match input {
             Input::Received(bytes) => self.on_bytes(bytes),
             Input::Storage(reply) => self.on_storage(reply),
-            Input::Authorize { share } => self.authorize(share),
+            Input::Authorize { share } => self.authorize(share, Vec::new()),
+            Input::AuthorizeWith { share, disclose } => self.authorize(share, disclose),
             Input::Refuse => {
                 info!("driver refused the peer");
+                // Work already queued for the peer's frames is not done any more.
+                self.outputs
+                    .retain(|output| !matches!(output, Output::Storage(_)));
                 self.queue_frame(&Frame::Close {
                     reason: CloseReason::Refused,
                 });
@@ -308,6 +361,7 @@ impl Session {
             Frame::Hello(hello) => self.on_hello(hello),
             Frame::Authorized => self.on_authorized(),
             Frame::Begin(begin) => self.on_begin(begin),
+            Frame::Disclose(bytes) => self.on_disclose(bytes),
             Frame::Reconcile(messages) => {
                 let recon = self.reconciling("reconcile")?;
                 for message in messages {
@@ -530,6 +584,7 @@ impl Session {
             SessionError::Storage(_)
             | SessionError::UnexpectedStorageReply { .. }
             | SessionError::DocumentTooLarge { .. }
+            | SessionError::DisclosureTooLarge { .. }
             | SessionError::UnexpectedInput { .. } => {
                 tracing::error!(error = error.kind(), "session failed locally");
                 debug!(%error, "local failure");
@@ -580,10 +635,8 @@ impl Session {
             .push_back(Output::Event(Event::Finished(report)));
     }
 
-    pub(crate) fn our_versions() -> VersionRange {
-        VersionRange {
-            min: PROTOCOL_VERSION,
-            max: PROTOCOL_VERSION,
-        }
+    /// The versions this session speaks (announced in its `Hello`).
+    pub fn versions(&self) -> VersionRange {
+        self.versions
     }
 }

@@ -64,8 +64,10 @@ fn check_frame(frame: &Frame) {
 }
 
 /// Drives a session holding a few documents with `data` as the peer's bytes. The first
-/// byte picks how far a valid script goes first (nothing, hello, hello and begin), the
-/// second the chunk size. The session must never panic and only send valid frames.
+/// byte picks how far a valid script goes first (`mode % 3`: nothing, hello, hello and
+/// begin) and whether the scripted peer speaks version 2 and discloses after its hello
+/// (`mode / 3` odd; the victim then discloses too), the second the chunk size. The
+/// session must never panic and only send valid frames.
 pub fn drive_session(data: &[u8]) {
     let [mode, chunk_seed, stream @ ..] = data else {
         return;
@@ -76,6 +78,10 @@ pub fn drive_session(data: &[u8]) {
         storage,
         u64::from(*mode),
     );
+    let v2 = (mode / 3) % 2 == 1;
+    solo.disclose = b"victim disclosure".to_vec();
+    // Sometimes the victim's driver refuses whatever the peer discloses.
+    solo.refuse_disclosures = (mode / 6) % 2 == 1;
     let frames = solo.take_frames();
     let Some(Frame::Hello(own)) = frames.first() else {
         panic!("a session opens with its hello");
@@ -85,7 +91,10 @@ pub fn drive_session(data: &[u8]) {
     let scopes = vec!["sikoro/chw-01".parse().expect("valid scope")];
     if mode % 3 >= 1 {
         solo.receive_frame(&Frame::Hello(Hello {
-            versions: VersionRange { min: 1, max: 1 },
+            versions: VersionRange {
+                min: 1,
+                max: if v2 { 2 } else { 1 },
+            },
             device: DeviceId::new(b"fuzzer".to_vec()).expect("short id"),
             nonce: peer_nonce,
             window: 4 * 1024 * 1024,
@@ -93,6 +102,9 @@ pub fn drive_session(data: &[u8]) {
             accepts: scopes.clone(),
             credentials: Vec::new(),
         }));
+        if v2 {
+            solo.receive_frame(&Frame::Disclose(b"fuzzer disclosure".to_vec()));
+        }
     }
     if mode % 3 == 2 {
         // Claims 12 items: the victim compares its caseload item by item.

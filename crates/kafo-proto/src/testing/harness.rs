@@ -2,7 +2,8 @@
 //!
 //! The link delivers each transmitted chunk after a latency; with a seeded RNG it can
 //! drop, duplicate or delay (reorder) chunks and cut the connection after some bytes.
-//! Storage requests are executed at once on each peer's [`MemoryStorage`]. A run ends
+//! Storage requests are executed at once on each peer's [`MemoryStorage`]. A peer may
+//! speak only protocol version 1, and may disclose bytes when it authorizes the other. A run ends
 //! when both sessions have finished; it fails if it takes more steps than a bound
 //! (livelock) or if nothing is left to happen while a session is unfinished (stall).
 
@@ -18,7 +19,7 @@ use super::memory::MemoryStorage;
 use crate::report::SessionReport;
 use crate::session::{Event, Input, Limits, Output, Reveal, Session, SessionConfig};
 use crate::storage::execute;
-use crate::wire::DeviceId;
+use crate::wire::{DeviceId, SUPPORTED_VERSIONS, VersionRange};
 
 /// A device taking part in simulated syncs.
 #[derive(Debug, Clone)]
@@ -39,6 +40,10 @@ pub struct Peer {
     pub limits: Limits,
     /// Its reveal policy.
     pub reveal: Reveal,
+    /// The protocol versions it speaks (all by default; `1..=1` for a version 1 peer).
+    pub versions: VersionRange,
+    /// What it discloses when it authorizes the other side (protocol version 2).
+    pub disclose: Vec<u8>,
 }
 
 /// How a peer's driver authorizes the other side.
@@ -77,7 +82,17 @@ impl Peer {
             policy: Policy::Default,
             limits: Limits::default(),
             reveal: Reveal::default(),
+            versions: SUPPORTED_VERSIONS,
+            disclose: Vec::new(),
         }
+    }
+
+    /// Starts its session.
+    ///
+    /// Panics if its versions are not supported (test input).
+    fn session(&self, now: Instant, rng: &mut ChaCha8Rng) -> Session {
+        Session::with_versions(self.config(), self.versions, now, rng)
+            .unwrap_or_else(|| panic!("test versions {} are supported", self.versions))
     }
 
     fn config(&self) -> SessionConfig {
@@ -159,6 +174,11 @@ pub struct Run {
     pub a_sent: Vec<u8>,
     /// Every byte the second peer handed to the link, in order (before faults).
     pub b_sent: Vec<u8>,
+    /// What the first peer's session reported the second disclosed
+    /// ([`crate::Event::PeerDisclosed`]), with the first peer's store write count then.
+    pub a_disclosed: Option<(Vec<u8>, u64)>,
+    /// What the second peer's session reported the first disclosed, likewise.
+    pub b_disclosed: Option<(Vec<u8>, u64)>,
 }
 
 impl Run {
@@ -207,6 +227,7 @@ struct Side<'p> {
     ended_at: Option<Instant>,
     timer: Option<Instant>,
     timer_queued: Option<Instant>,
+    disclosed: Option<(Vec<u8>, u64)>,
 }
 
 impl<'p> Side<'p> {
@@ -218,6 +239,7 @@ impl<'p> Side<'p> {
             ended_at: None,
             timer: None,
             timer_queued: None,
+            disclosed: None,
         }
     }
 }
@@ -233,11 +255,9 @@ pub fn sync_pair(a: &mut Peer, b: &mut Peer, link: &Link, seed: u64) -> Result<R
     let mut transcripts = [Vec::new(), Vec::new()];
     let mut cut = false;
     let mut now = base;
-    sides[0].session = Some(Session::new(sides[0].peer.config(), now, &mut rng));
+    sides[0].session = Some(sides[0].peer.session(now, &mut rng));
     match link.start {
-        Start::Together => {
-            sides[1].session = Some(Session::new(sides[1].peer.config(), now, &mut rng))
-        }
+        Start::Together => sides[1].session = Some(sides[1].peer.session(now, &mut rng)),
         Start::FirstDials => {
             queue.insert((now + link.latency, seq), Happening::Start(1));
             seq += 1;
@@ -304,7 +324,7 @@ pub fn sync_pair(a: &mut Peer, b: &mut Peer, link: &Link, seed: u64) -> Result<R
         now = now.max(at);
         match happening {
             Happening::Start(to) => {
-                sides[to].session = Some(Session::new(sides[to].peer.config(), now, &mut rng));
+                sides[to].session = Some(sides[to].peer.session(now, &mut rng));
             }
             Happening::Deliver(to, bytes) => {
                 if let Some(session) = sides[to].session.as_mut() {
@@ -332,6 +352,7 @@ pub fn sync_pair(a: &mut Peer, b: &mut Peer, link: &Link, seed: u64) -> Result<R
         .unwrap_or(base);
     let [a_sent, b_sent] = transcripts;
     let [a, b] = sides;
+    let (a_disclosed, b_disclosed) = (a.disclosed, b.disclosed);
     let (Some(a), Some(b)) = (a.report, b.report) else {
         return Err(HarnessError::Stalled);
     };
@@ -343,6 +364,8 @@ pub fn sync_pair(a: &mut Peer, b: &mut Peer, link: &Link, seed: u64) -> Result<R
         steps,
         a_sent,
         b_sent,
+        a_disclosed,
+        b_disclosed,
     })
 }
 
@@ -360,19 +383,24 @@ fn drain(side: &mut Side<'_>, now: Instant, transmits: &mut Vec<Vec<u8>>) {
                 session.handle_input(now, Input::Storage(reply));
             }
             Output::SetTimer(at) => side.timer = Some(at),
-            Output::Event(Event::PeerHello(_)) => match &side.peer.policy {
-                Policy::Refuse => session.handle_input(now, Input::Refuse),
-                Policy::Share(share) => session.handle_input(
-                    now,
-                    Input::Authorize {
-                        share: share.clone(),
+            Output::Event(Event::PeerHello(_)) => {
+                let share = match &side.peer.policy {
+                    Policy::Refuse => None,
+                    Policy::Share(share) => Some(share.clone()),
+                    Policy::Default => Some(session.default_share().unwrap_or_default()),
+                };
+                let input = match share {
+                    Some(share) => Input::AuthorizeWith {
+                        share,
+                        disclose: side.peer.disclose.clone(),
                     },
-                ),
-                Policy::Default => {
-                    let share = session.default_share().unwrap_or_default();
-                    session.handle_input(now, Input::Authorize { share });
-                }
-            },
+                    None => Input::Refuse,
+                };
+                session.handle_input(now, input);
+            }
+            Output::Event(Event::PeerDisclosed(bytes)) => {
+                side.disclosed = Some((bytes, side.peer.storage.writes()));
+            }
             Output::Event(Event::Finished(report)) => {
                 side.report = Some(report);
                 side.ended_at = Some(now);

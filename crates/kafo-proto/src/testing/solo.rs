@@ -12,7 +12,7 @@ use super::memory::MemoryStorage;
 use crate::report::SessionReport;
 use crate::session::{Event, Input, Limits, Output, PeerHello, Reveal, Session, SessionConfig};
 use crate::storage::execute;
-use crate::wire::{DeviceId, Frame, FrameDecoder};
+use crate::wire::{DeviceId, Frame, FrameDecoder, SUPPORTED_VERSIONS, VersionRange};
 
 /// A session config for tests: device id from `name`, offering and accepting `scopes`.
 ///
@@ -52,6 +52,12 @@ pub struct Solo {
     pub sent: Vec<u8>,
     /// The peer's hello, once received.
     pub hello: Option<PeerHello>,
+    /// Disclosed with the authorization (protocol version 2), if not empty.
+    pub disclose: Vec<u8>,
+    /// Refuse the peer when it discloses something.
+    pub refuse_disclosures: bool,
+    /// What the peer disclosed, with the store's write count when the session told.
+    pub disclosed: Vec<(Vec<u8>, u64)>,
     /// The report, once finished.
     pub report: Option<SessionReport>,
     /// The virtual clock.
@@ -63,15 +69,31 @@ pub struct Solo {
 impl Solo {
     /// Starts a session at a fixed virtual instant; its nonce comes from `seed`.
     pub fn new(config: SessionConfig, storage: MemoryStorage, seed: u64) -> Self {
+        Self::speaking(config, SUPPORTED_VERSIONS, storage, seed)
+    }
+
+    /// [`Solo::new`] speaking only `versions`.
+    ///
+    /// Panics if `versions` is not within [`SUPPORTED_VERSIONS`] (test input).
+    pub fn speaking(
+        config: SessionConfig,
+        versions: VersionRange,
+        storage: MemoryStorage,
+        seed: u64,
+    ) -> Self {
         let now = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let session = Session::new(config, now, &mut rng);
+        let session = Session::with_versions(config, versions, now, &mut rng)
+            .unwrap_or_else(|| panic!("test versions {versions} are supported"));
         let mut solo = Self {
             session,
             storage,
             policy: Policy::Default,
             sent: Vec::new(),
             hello: None,
+            disclose: Vec::new(),
+            refuse_disclosures: false,
+            disclosed: Vec::new(),
             report: None,
             now,
             timer: None,
@@ -139,16 +161,25 @@ impl Solo {
                 Output::SetTimer(at) => self.timer = Some(at),
                 Output::Event(Event::PeerHello(hello)) => {
                     self.hello = Some(hello);
+                    let disclose = self.disclose.clone();
                     let input = match &self.policy {
                         Policy::Refuse => Input::Refuse,
-                        Policy::Share(share) => Input::Authorize {
+                        Policy::Share(share) => Input::AuthorizeWith {
                             share: share.clone(),
+                            disclose,
                         },
-                        Policy::Default => Input::Authorize {
+                        Policy::Default => Input::AuthorizeWith {
                             share: self.session.default_share().unwrap_or_default(),
+                            disclose,
                         },
                     };
                     self.session.handle_input(self.now, input);
+                }
+                Output::Event(Event::PeerDisclosed(bytes)) => {
+                    self.disclosed.push((bytes, self.storage.writes()));
+                    if self.refuse_disclosures {
+                        self.session.handle_input(self.now, Input::Refuse);
+                    }
                 }
                 Output::Event(Event::Finished(report)) => self.report = Some(report),
             }

@@ -1,4 +1,5 @@
-//! The frames of protocol version 1 and their byte layout (see `docs/protocol.md`).
+//! The frames of protocol versions 1 and 2 and their byte layout (see `docs/protocol.md`).
+//! Version 2 adds one frame, `Disclose`; every version 1 frame is unchanged.
 
 use std::fmt;
 
@@ -21,6 +22,8 @@ mod kind {
     pub const DONE: u8 = 0x06;
     pub const CLOSE: u8 = 0x07;
     pub const AUTHORIZED: u8 = 0x08;
+    /// Protocol version 2.
+    pub const DISCLOSE: u8 = 0x09;
 }
 
 /// One protocol frame.
@@ -53,6 +56,12 @@ pub enum Frame {
         /// Why.
         reason: CloseReason,
     },
+    /// Protocol version 2: what the sender's trust layer discloses to an authorized
+    /// peer (opaque here; Kafo's trust layer puts its known revocations in it). Sent at
+    /// most once, after the sender's authorization and before its `Authorized`/`Begin`,
+    /// only when version 2 was negotiated. At most
+    /// [`MAX_DISCLOSURE`](crate::wire::MAX_DISCLOSURE) bytes.
+    Disclose(Vec<u8>),
 }
 
 /// The opening frame.
@@ -273,6 +282,7 @@ impl Frame {
             Self::Ack { .. } => "ack",
             Self::Done { .. } => "done",
             Self::Close { .. } => "close",
+            Self::Disclose(_) => "disclose",
         }
     }
 
@@ -342,6 +352,10 @@ impl Frame {
             Self::Close { reason } => {
                 w.u8(kind::CLOSE);
                 w.u8(reason.code());
+            }
+            Self::Disclose(bytes) => {
+                w.u8(kind::DISCLOSE);
+                w.raw(bytes);
             }
         }
     }
@@ -428,6 +442,9 @@ impl Frame {
                 r.finish("close")?;
                 Self::Close { reason }
             }
+            // The rest of the frame, so at most `MAX_DISCLOSURE` bytes (the frame's
+            // length was checked above).
+            kind::DISCLOSE => Self::Disclose(r.rest().to_vec()),
             found => return Err(DecodeFrameError::UnknownFrameType { found }),
         };
         Ok(frame)

@@ -22,11 +22,24 @@ pub use payload::{
 
 pub(crate) use codec::varint_len;
 
-/// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The newest protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u16 = 2;
+
+/// The protocol versions this crate speaks: 1 (the sync protocol) and 2 (adds the
+/// `Disclose` frame). A peer that speaks only version 1 still syncs, without `Disclose`.
+pub const SUPPORTED_VERSIONS: VersionRange = VersionRange {
+    min: 1,
+    max: PROTOCOL_VERSION,
+};
+
+/// The first version with the `Disclose` frame.
+pub const DISCLOSE_VERSION: u16 = 2;
 
 /// The largest frame (type byte and body), checked before allocation: 4 MiB.
 pub const MAX_FRAME_LEN: u32 = 4 * 1024 * 1024;
+
+/// The longest `Disclose` body: a whole frame but its type byte.
+pub const MAX_DISCLOSURE: usize = MAX_FRAME_LEN as usize - 1;
 
 /// The longest device id, in bytes.
 pub const MAX_DEVICE_ID: usize = 64;

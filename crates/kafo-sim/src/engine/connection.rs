@@ -271,6 +271,8 @@ impl Engine<'_> {
                     session.handle_input(at, Input::Storage(reply));
                 }
                 Output::SetTimer(deadline) => timer = Some(clock.sim_time(deadline)),
+                // Revocations disclosed by a trusted peer: nothing to learn here.
+                Output::Event(SessionEvent::PeerDisclosed(_)) => {}
                 Output::Event(SessionEvent::PeerHello(_)) => {
                     // Discovery already matched the scopes; the unauthenticated default
                     // shares exactly what both offer and accept.

@@ -204,6 +204,8 @@ fn drain(side: &mut Side<'_>) -> Vec<u8> {
                     .handle_input(Instant::now(), Input::Storage(reply));
             }
             Output::SetTimer(_) => {}
+            // Revocations disclosed by a trusted peer: nothing to learn here.
+            Output::Event(Event::PeerDisclosed(_)) => {}
             Output::Event(Event::PeerHello(_)) => {
                 let share = side.session.default_share().unwrap_or_default();
                 side.session
