@@ -1,0 +1,8 @@
+//! Arbitrary bytes into `Credentials::decode`; decoded values must re-encode canonically.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    kafo_trust::fuzz::credentials_decode(data);
+});
