@@ -5,8 +5,10 @@
 //! of certificates.
 
 use std::fmt;
+use std::str::FromStr;
 
-use libp2p_identity::{Keypair, PeerId};
+use kafo_trust::DeviceKey;
+use libp2p_identity::{Keypair, PeerId, ed25519};
 
 /// The key under which the store keeps the device key pair.
 pub(crate) const META_DEVICE_KEY: &str = "device.keypair";
@@ -33,6 +35,51 @@ impl DeviceId {
             .rev()
             .collect();
         format!("…{tail}")
+    }
+}
+
+impl DeviceId {
+    /// The device's public key, as certificates name it (`None` for a peer id that is
+    /// not an ed25519 identity, which Kafo never creates).
+    pub fn key(&self) -> Option<DeviceKey> {
+        DeviceKey::from_peer_id(&self.0)
+    }
+}
+
+impl From<DeviceKey> for DeviceId {
+    fn from(key: DeviceKey) -> Self {
+        Self(key.peer_id())
+    }
+}
+
+impl From<PeerId> for DeviceId {
+    fn from(peer: PeerId) -> Self {
+        Self(peer)
+    }
+}
+
+/// Why a text is not a device id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseDeviceIdError {
+    /// The text is not a libp2p peer id.
+    #[error("not a device id (a libp2p peer id, 12D3KooW...)")]
+    NotAPeerId,
+    /// The peer id is not of an ed25519 key, as every Kafo device's is.
+    #[error("the peer id is not of an ed25519 key, as Kafo device ids are")]
+    NotEd25519,
+}
+
+impl FromStr for DeviceId {
+    type Err = ParseDeviceIdError;
+
+    /// Parses a device id (`12D3KooW...`); only ed25519 identities are device ids.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let peer: PeerId = text
+            .trim()
+            .parse()
+            .map_err(|_| ParseDeviceIdError::NotAPeerId)?;
+        DeviceKey::from_peer_id(&peer).ok_or(ParseDeviceIdError::NotEd25519)?;
+        Ok(Self(peer))
     }
 }
 
@@ -92,6 +139,17 @@ impl DeviceIdentity {
     /// The libp2p key pair, for the networking layer.
     pub fn keypair(&self) -> &Keypair {
         &self.keypair
+    }
+
+    /// The ed25519 key pair that signs certificates, revocations and changes (`None`
+    /// only for a store holding another kind of key, which Kafo never creates).
+    pub fn ed25519(&self) -> Option<ed25519::Keypair> {
+        self.keypair.clone().try_into_ed25519().ok()
+    }
+
+    /// The device's public key, as certificates name it.
+    pub fn device_key(&self) -> Option<DeviceKey> {
+        self.id().key()
     }
 }
 

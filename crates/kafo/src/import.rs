@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 
+use automerge::transaction::CommitOptions;
 use kafo_model::document::{self, ApplyOutcome, DocumentError};
 use kafo_model::parse::{self, ParseFileError};
 use kafo_model::{Household, HouseholdId};
@@ -18,6 +19,8 @@ use kafo_store::{CommitError, InvalidDocument, PendingDocument, ReadError};
 use tracing::{debug, info};
 
 use crate::node::Node;
+use crate::records::commit_time;
+use crate::trust::index::ChangeIndex;
 
 /// How an import runs.
 #[derive(Debug, Clone)]
@@ -151,7 +154,8 @@ impl Node {
             work.push((self.store.load_for_update(id)?, indices));
         }
 
-        let results = build_in_parallel(&mut work, batch);
+        let index = self.trust.is_enrolled().then_some(&self.trust.changes);
+        let results = build_in_parallel(&mut work, batch, index);
         let mut outcomes = vec![ApplyOutcome::Unchanged; batch.len()];
         for result in results {
             for (index, outcome) in result? {
@@ -171,6 +175,7 @@ type BuiltDocument = Result<Vec<(usize, ApplyOutcome)>, ImportError>;
 fn build_in_parallel(
     work: &mut [(PendingDocument, Vec<usize>)],
     batch: &[Household],
+    index: Option<&ChangeIndex>,
 ) -> Vec<BuiltDocument> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = work.len().div_ceil(threads).max(1);
@@ -180,7 +185,7 @@ fn build_in_parallel(
             .map(|part| {
                 scope.spawn(move || {
                     part.iter_mut()
-                        .map(|(pending, indices)| build_one(pending, indices, batch))
+                        .map(|(pending, indices)| build_one(pending, indices, batch, index))
                         .collect::<Vec<_>>()
                 })
             })
@@ -200,6 +205,7 @@ fn build_one(
     pending: &mut PendingDocument,
     indices: &[usize],
     batch: &[Household],
+    index: Option<&ChangeIndex>,
 ) -> BuiltDocument {
     let mut outcomes = Vec::with_capacity(indices.len());
     for &index in indices {
@@ -213,7 +219,17 @@ fn build_one(
             })?;
         outcomes.push((index, outcome));
     }
-    // Encode on this worker thread, so the commit only writes.
+    // One change per household and batch, with its time and what it was.
+    pending.doc_mut().commit_with(
+        CommitOptions::default()
+            .with_time(commit_time())
+            .with_message("import".to_owned()),
+    );
+    if let Some(index) = index {
+        let id = pending.id().clone();
+        index.remember(&id, pending.doc_mut());
+    }
+    // Encode (and sign) on this worker thread, so the commit only writes.
     let id = pending.id().clone();
     pending
         .prepare()

@@ -6,8 +6,10 @@
 //! format v1; [`Node::households`], [`Node::household`] and [`Node::add_visit`]
 //! find, read and edit records; [`Node::serve`] syncs with the devices around
 //! ([`net`]), [`Node::sync_with`] and [`Node::sync_over`] run one session with one
-//! peer, over libp2p or any byte stream. It is the one crate that wires the layers
-//! (`kafo-model`, `kafo-store`, `kafo-proto`, `kafo-net`).
+//! peer, over libp2p or any byte stream. [`trust`] enrols devices in a health
+//! program, signs the changes they author and checks every peer and every change
+//! received. It is the one crate that wires the layers (`kafo-model`, `kafo-store`,
+//! `kafo-proto`, `kafo-net`, `kafo-trust`).
 //!
 //! What it does not do: parse command lines or print (that is `kafo-cli`), or
 //! install a tracing subscriber (libraries only emit `tracing` events).
@@ -30,9 +32,10 @@ pub mod net;
 mod node;
 mod records;
 pub mod sync;
+pub mod trust;
 
 pub use export::{ExportError, ExportSummary};
-pub use identity::{DeviceId, DeviceIdentity, IdentityDecodeError};
+pub use identity::{DeviceId, DeviceIdentity, IdentityDecodeError, ParseDeviceIdError};
 pub use import::{ImportError, ImportEvent, ImportOptions, ImportSummary};
 pub use node::{Node, OpenError, Status};
 pub use records::{AddVisitError, Conflict, HouseholdListing, HouseholdView, ReadHouseholdError};

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use crate::identity::{DeviceId, DeviceIdentity, IdentityDecodeError, META_DEVICE_KEY};
+use crate::trust::state::{TrustState, TrustStateError};
 
 /// A device's Kafo: a durable store of household documents and the device identity.
 ///
@@ -23,6 +24,8 @@ pub struct Node {
     changes: watch::Sender<u64>,
     /// Serialises the read-modify-write of the persisted peer records.
     pub(crate) peer_records: Mutex<()>,
+    /// The program this device belongs to and what it knows of it.
+    pub(crate) trust: TrustState,
 }
 
 /// Why a device's store could not be opened.
@@ -40,6 +43,9 @@ pub enum OpenError {
     /// The stored device identity is damaged.
     #[error(transparent)]
     Identity(#[from] IdentityDecodeError),
+    /// The stored trust state (program, certificates, revocations) is damaged.
+    #[error(transparent)]
+    Trust(#[from] TrustStateError),
 }
 
 /// What a device's store holds.
@@ -61,6 +67,9 @@ pub struct Status {
 
 impl Node {
     /// Opens the device's store in `dir`, creating it and the device identity if needed.
+    ///
+    /// When the device is enrolled in a program, every change it authors from then on
+    /// is signed with its device key (see [`crate::trust`]).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
         let data_dir = dir.as_ref().to_path_buf();
         let store = Store::open(&data_dir)?;
@@ -78,12 +87,14 @@ impl Node {
                 identity
             }
         };
+        let trust = TrustState::load(&store, &identity)?;
         Ok(Self {
             store,
             identity,
             data_dir,
             changes: watch::Sender::new(0),
             peer_records: Mutex::new(()),
+            trust,
         })
     }
 

@@ -1,5 +1,6 @@
 //! Finding, reading and editing households on one device.
 
+use automerge::transaction::CommitOptions;
 use kafo_model::document::{self, DocumentError, FieldConflict};
 use kafo_model::parse::{self, FieldError};
 use kafo_model::{AreaId, ChwId, Household, HouseholdId, HouseholdScope, Visit, VisitId};
@@ -172,6 +173,14 @@ impl Node {
             }
             parse::check_visit(visit, &current).map_err(AddVisitError::Invalid)?;
             document::put_visit(doc, visit)?;
+            doc.commit_with(
+                CommitOptions::default()
+                    .with_time(commit_time())
+                    .with_message(format!("visit {} recorded", visit.id)),
+            );
+            if self.trust.is_enrolled() {
+                self.trust.changes.remember(household, doc);
+            }
             Ok(current.scope())
         });
         match result {
@@ -184,4 +193,9 @@ impl Node {
             Err(UpdateError::Write(error)) => Err(AddVisitError::Write(error)),
         }
     }
+}
+
+/// The time of a change authored now: Unix seconds by this device's clock.
+pub(crate) fn commit_time() -> i64 {
+    i64::try_from(crate::trust::unix_now()).unwrap_or(i64::MAX)
 }

@@ -12,6 +12,16 @@ pub enum SessionSetupError {
     /// This device's id does not fit in a protocol hello (not an ed25519 identity).
     #[error("this device's id does not fit in a sync hello")]
     DeviceId,
+    /// The byte stream could not be secured (Noise): the peer is not a Kafo device, the
+    /// stream broke or loops back, or the peer's identity does not verify.
+    #[error("securing the byte stream: {0}")]
+    Secure(#[source] kafo_net::SecureStreamError),
+    /// The peer did not complete securing the byte stream in time.
+    #[error("the peer did not secure the byte stream within {after:?}")]
+    SecureTimedOut {
+        /// How long we waited.
+        after: std::time::Duration,
+    },
 }
 
 /// Why [`Node::serve`](crate::Node::serve) failed.

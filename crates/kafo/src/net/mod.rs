@@ -26,11 +26,16 @@
 //!   link stops taking bytes, or at [`SyncOptions::session_timeout`]. A peer that
 //!   breaks the protocol, or whose hello claims another device than the one its
 //!   connection authenticated, is disconnected and refused for [`ServeConfig::ban`].
-//! * **What it shares.** [`Scopes::Held`] by default: the caseloads (`area/chw`) this
-//!   device holds, so a CHW's phone shares its own caseload and nothing else; a
-//!   supervisor's laptop names its area ([`Scopes::Only`]) to gather the team's.
-//!   Admission is unauthenticated for now: both sides share the intersection of what
-//!   each offers and accepts ([`kafo_proto::default_share`]).
+//! * **Whom it admits and what it shares.** An enrolled device ([`crate::trust`])
+//!   admits only devices of its program whose certificate is valid, not revoked and
+//!   names the device the connection authenticated, and shares the intersection of
+//!   both sides' read scopes (within [`SyncOptions::scopes`] when they name some);
+//!   revocations travel first, every change is signed and checked, and a session
+//!   with a device learnt to be revoked is cut at once. An unenrolled device syncs
+//!   only with unenrolled devices: [`Scopes::Held`] by default, the caseloads
+//!   (`area/chw`) it holds; a laptop names an area ([`Scopes::Only`]); both sides
+//!   share the intersection of what each offers and accepts
+//!   ([`kafo_proto::default_share`]).
 //! * **What it tells.** [`NodeEvent`]s on a bounded broadcast channel, and
 //!   [`RunningNode::peers`]: each peer with its last session, also remembered in the
 //!   store ([`Node::peers`](crate::Node::peers), [`PeerRecord`]).
@@ -40,9 +45,8 @@
 //!
 //! # What it deliberately does not do
 //!
-//! No trust yet (no certificates: any peer on the network may sync the scopes both
-//! sides name), no relay or internet, no per-peer scopes. Storage work runs on the
-//! session's task through `block_in_place`, so a node needs a multi-threaded runtime.
+//! No relay or internet. Storage work runs on the session's task through
+//! `block_in_place`, so a node needs a multi-threaded runtime.
 //!
 //! # How to drive it
 //!
@@ -74,8 +78,8 @@ mod peers;
 mod report;
 mod runtime;
 mod schedule;
-mod scopes;
-mod session;
+pub(crate) mod scopes;
+pub(crate) mod session;
 
 pub use config::{Backoff, Scopes, ServeConfig, SyncOptions};
 pub use error::{NodeError, PeerRecordError, ServeError, SessionSetupError, SyncWithError};

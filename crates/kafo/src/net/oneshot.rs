@@ -1,9 +1,14 @@
 //! One session on request, without a running node: with a peer at a libp2p address
 //! ([`Node::sync_with`]), or over any byte stream ([`Node::sync_over`]).
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
 use futures::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
-use kafo_net::{Multiaddr, Network, NetworkConfig, PeerId};
-use tracing::info;
+use kafo_net::{Multiaddr, Network, NetworkConfig, PeerId, secure_stream};
+use tracing::{debug, info};
 
 use crate::net::config::SyncOptions;
 use crate::net::error::{PeerRecordError, SessionSetupError, SyncWithError};
@@ -33,9 +38,11 @@ impl Node {
     /// may call this at once: the protocol has no roles. Takes futures-io halves (tokio
     /// types through `tokio_util::compat`).
     ///
-    /// The stream authenticates nobody, so the peer is taken at its word for its device
-    /// id, and shares what both sides' [`SyncOptions::scopes`] allow. The peer is
-    /// remembered ([`Node::peers`]) without an address.
+    /// Both ends first secure the stream with Noise ([`kafo_net::secure_stream`]),
+    /// which authenticates the peer's device id and encrypts the session; then they
+    /// share what their enrolments (or, between unenrolled devices, both sides'
+    /// [`SyncOptions::scopes`]) allow. The peer is remembered ([`Node::peers`])
+    /// without an address.
     pub async fn sync_over<R, W>(
         &self,
         reader: R,
@@ -43,10 +50,22 @@ impl Node {
         options: &SyncOptions,
     ) -> Result<SyncReport, SyncOverError>
     where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin,
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
     {
-        let driven = drive(self, reader, writer, None, options, |_| {}).await?;
+        let joined = Joined { reader, writer };
+        let secured = tokio::time::timeout(
+            SECURE_TIMEOUT,
+            secure_stream(joined, self.identity().keypair()),
+        )
+        .await
+        .map_err(|_| SessionSetupError::SecureTimedOut {
+            after: SECURE_TIMEOUT,
+        })?;
+        let (peer, stream) = secured.map_err(SessionSetupError::Secure)?;
+        debug!(%peer, "byte stream secured");
+        let (reader, writer) = stream.split();
+        let driven = drive(self, reader, writer, Some(peer), options, |_| {}).await?;
         let report = driven.report;
         if let Some(peer) = report.peer
             && let Err(source) =
@@ -117,5 +136,43 @@ impl Node {
             },
         )?;
         Ok(report)
+    }
+}
+
+/// How long securing a byte stream may take (the peer must start its side meanwhile).
+const SECURE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A reader and a writer as one byte stream.
+#[derive(Debug)]
+struct Joined<R, W> {
+    reader: R,
+    writer: W,
+}
+
+impl<R: AsyncRead + Unpin, W: Unpin> AsyncRead for Joined<R, W> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().reader).poll_read(cx, buf)
+    }
+}
+
+impl<R: Unpin, W: AsyncWrite + Unpin> AsyncWrite for Joined<R, W> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().writer).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().writer).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().writer).poll_close(cx)
     }
 }

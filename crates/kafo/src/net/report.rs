@@ -177,6 +177,17 @@ impl SyncReport {
         }
     }
 
+    /// The report of a session this device cut because the peer was revoked while
+    /// it ran: refused by us; its statistics are lost with it, but what it applied
+    /// (all of it checked) is durable.
+    pub(crate) fn cut(peer: Option<PeerId>, after: Duration) -> Self {
+        Self {
+            outcome: SyncOutcome::Refused { by: Side::Us },
+            duration: after,
+            ..Self::abandoned(peer, after)
+        }
+    }
+
     /// Whether both sides are in sync.
     pub fn is_in_sync(&self) -> bool {
         self.outcome.is_in_sync()

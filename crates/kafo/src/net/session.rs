@@ -5,13 +5,14 @@
 use automerge::sync;
 use futures::io::{AsyncRead, AsyncWrite};
 use kafo_model::{AreaId, HouseholdId, HouseholdScope, Scope};
-use kafo_net::{Admission, PeerId, device_id_for, run_session_split};
+use kafo_net::{PeerId, device_id_for, run_session_split};
 use kafo_proto::storage::{
     ApplyOutcome, ApplyPayload, CaseloadSummary, ChangesSince, Item, RangeSummary, StorageError,
     SyncOutcome as StepOutcome, SyncStorage,
 };
 use kafo_proto::tree::HeadPrefix;
-use kafo_proto::{PeerHello, Reveal, Session, SessionConfig};
+use kafo_proto::{Reveal, Session, SessionConfig};
+use kafo_trust::{DeviceKey, TrustBook};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tracing::{debug, info, warn};
 
@@ -20,7 +21,8 @@ use crate::net::error::SessionSetupError;
 use crate::net::report::SyncReport;
 use crate::net::scopes;
 use crate::node::Node;
-use crate::sync::StoreStorage;
+use crate::sync::{StoreStorage, TrustedStorage};
+use crate::trust::admission::{self, TrustHooks};
 
 /// A session that ran, with what the change counter says about the peer.
 #[derive(Debug)]
@@ -35,14 +37,17 @@ pub(crate) struct DrivenSession {
 
 /// Runs one session with the peer at the other end of `reader`/`writer`.
 ///
-/// `expected_peer` is the identity the transport authenticated, if any: a peer whose
-/// hello claims another device is refused. `on_applied` is called with the number of
-/// documents applied so far, after each one.
+/// `authenticated` is the identity the transport authenticated, if any: a peer whose
+/// hello claims another device is refused, and an enrolled device admits only a peer
+/// whose certificate names it (see [`crate::trust`]). `on_applied` is called with the
+/// number of documents applied so far, after each one. The session is cut as soon as
+/// this device learns that the peer is revoked (from any session, or
+/// [`Node::revoke`]).
 pub(crate) async fn drive<R, W>(
     node: &Node,
     reader: R,
     writer: W,
-    expected_peer: Option<PeerId>,
+    authenticated: Option<PeerId>,
     options: &SyncOptions,
     on_applied: impl FnMut(u64),
 ) -> Result<DrivenSession, SessionSetupError>
@@ -50,17 +55,27 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let shared = blocking(|| scopes::resolve(&options.scopes, node.store()))
-        .map_err(SessionSetupError::Scopes)?;
-    if shared.is_empty() {
+    let (mine, program) = {
+        let known = node.trust.read();
+        (
+            known.enrolment().cloned(),
+            known.book.as_ref().map(TrustBook::program),
+        )
+    };
+    let offers = blocking(|| match &mine {
+        Some(mine) => admission::enrolled_offers(mine, &options.scopes, node.store()),
+        None => scopes::resolve(&options.scopes, node.store()),
+    })
+    .map_err(SessionSetupError::Scopes)?;
+    if offers.is_empty() {
         info!("this device shares no scope: the session only introduces it");
     }
     let device = device_id_for(&node.device_id().peer_id()).ok_or(SessionSetupError::DeviceId)?;
     let config = SessionConfig {
         device,
-        offers: shared.clone(),
-        accepts: shared,
-        credentials: Vec::new(),
+        offers: offers.clone(),
+        accepts: offers.clone(),
+        credentials: node.trust.credentials().encode(),
         reveal: Reveal::default(),
         limits: options.session.clone(),
     };
@@ -68,29 +83,39 @@ where
         let mut rng = rand::rng();
         Session::new(config, tokio::time::Instant::now().into_std(), &mut rng)
     };
-    let expected_device = expected_peer.and_then(|peer| device_id_for(&peer));
-    let admit = move |hello: &PeerHello| match &expected_device {
-        Some(expected) if *expected != hello.device => {
-            warn!("peer announced another device id than the one it authenticated as");
-            Admission::Refuse
+    let hooks = TrustHooks::new(node, authenticated, offers, &options.scopes);
+    let peer_key = authenticated.as_ref().and_then(DeviceKey::from_peer_id);
+    let inner = match (mine.is_some(), program, peer_key) {
+        (true, Some(program), Some(peer)) => {
+            NodeStorage::Trusted(Box::new(TrustedStorage::for_session(node, peer, program)))
         }
-        _ => Admission::DefaultShare,
+        // An enrolled device refuses a peer no transport authenticated: nothing is
+        // exchanged, whatever the storage.
+        _ => NodeStorage::Plain(StoreStorage::new(node.store())),
     };
     let version_before = node.change_count();
+    let started = tokio::time::Instant::now();
     let mut storage = ObservedStorage {
-        inner: StoreStorage::new(node.store()),
+        inner,
         node,
         own_changes: 0,
         docs_applied: 0,
         on_applied,
     };
-    let run = run_session_split(reader, writer, session, &mut storage, admit, &options.link);
-    let report = match tokio::time::timeout(options.session_timeout, run).await {
-        Ok(end) => SyncReport::from_end(end),
-        Err(_) => {
-            warn!(after = ?options.session_timeout, "session abandoned at its deadline");
-            SyncReport::abandoned(expected_peer, options.session_timeout)
+    let run = run_session_split(reader, writer, session, &mut storage, hooks, &options.link);
+    let report = tokio::select! {
+        biased;
+        () = peer_revoked(node, peer_key) => {
+            warn!("the peer was revoked: session cut");
+            SyncReport::cut(authenticated, started.elapsed())
         }
+        ended = tokio::time::timeout(options.session_timeout, run) => match ended {
+            Ok(end) => SyncReport::from_end(end),
+            Err(_) => {
+                warn!(after = ?options.session_timeout, "session abandoned at its deadline");
+                SyncReport::abandoned(authenticated, options.session_timeout)
+            }
+        },
     };
     let version_after = node.change_count();
     let foreign = version_after
@@ -113,6 +138,22 @@ where
     })
 }
 
+/// Resolves once `peer` is known to be revoked (never when there is no peer).
+async fn peer_revoked(node: &Node, peer: Option<DeviceKey>) {
+    let Some(peer) = peer else {
+        return std::future::pending().await;
+    };
+    let mut changes = node.trust.revocation_changes();
+    loop {
+        if node.trust.is_revoked(&peer) {
+            return;
+        }
+        if changes.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
 /// Runs blocking store work: inside `block_in_place` on a multi-threaded runtime (so
 /// other tasks move to another worker), inline otherwise.
 pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
@@ -125,10 +166,27 @@ pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-/// [`StoreStorage`] that bumps the node's change counter after each document a
-/// session applies, and counts them.
+/// The storage of a session: plain between unenrolled devices, trusted (signed and
+/// checked) between enrolled ones.
+#[derive(Debug)]
+enum NodeStorage<'a> {
+    Plain(StoreStorage<'a>),
+    Trusted(Box<TrustedStorage<'a>>),
+}
+
+impl NodeStorage<'_> {
+    fn get(&mut self) -> &mut dyn SyncStorage {
+        match self {
+            Self::Plain(storage) => storage,
+            Self::Trusted(storage) => storage.as_mut(),
+        }
+    }
+}
+
+/// The session's storage, bumping the node's change counter after each document it
+/// applies, and counting them.
 struct ObservedStorage<'a, F> {
-    inner: StoreStorage<'a>,
+    inner: NodeStorage<'a>,
     node: &'a Node,
     own_changes: u64,
     docs_applied: u64,
@@ -148,15 +206,15 @@ impl<F: FnMut(u64)> ObservedStorage<'_, F> {
 
 impl<F: FnMut(u64)> SyncStorage for ObservedStorage<'_, F> {
     fn summarize(&mut self, scopes: &[Scope]) -> Result<Vec<RangeSummary>, StorageError> {
-        self.inner.summarize(scopes)
+        self.inner.get().summarize(scopes)
     }
 
     fn caseloads(&mut self, area: &AreaId) -> Result<Vec<CaseloadSummary>, StorageError> {
-        self.inner.caseloads(area)
+        self.inner.get().caseloads(area)
     }
 
     fn items(&mut self, caseload: &HouseholdScope) -> Result<Vec<Item>, StorageError> {
-        self.inner.items(caseload)
+        self.inner.get().items(caseload)
     }
 
     fn changes_since(
@@ -164,11 +222,11 @@ impl<F: FnMut(u64)> SyncStorage for ObservedStorage<'_, F> {
         id: &HouseholdId,
         their_heads: &[HeadPrefix],
     ) -> Result<ChangesSince, StorageError> {
-        self.inner.changes_since(id, their_heads)
+        self.inner.get().changes_since(id, their_heads)
     }
 
     fn whole_document(&mut self, id: &HouseholdId) -> Result<Option<Vec<u8>>, StorageError> {
-        self.inner.whole_document(id)
+        self.inner.get().whole_document(id)
     }
 
     fn apply(
@@ -177,7 +235,7 @@ impl<F: FnMut(u64)> SyncStorage for ObservedStorage<'_, F> {
         payload: ApplyPayload,
         within: &[Scope],
     ) -> Result<ApplyOutcome, StorageError> {
-        let outcome = self.inner.apply(id, payload, within)?;
+        let outcome = self.inner.get().apply(id, payload, within)?;
         if let ApplyOutcome::Applied { changes_added, .. } = &outcome {
             self.applied(*changes_added);
         }
@@ -191,7 +249,7 @@ impl<F: FnMut(u64)> SyncStorage for ObservedStorage<'_, F> {
         message: Option<Vec<u8>>,
         within: &[Scope],
     ) -> Result<StepOutcome, StorageError> {
-        let outcome = self.inner.sync_step(id, state, message, within)?;
+        let outcome = self.inner.get().sync_step(id, state, message, within)?;
         if let StepOutcome::Stepped { changes_added, .. } = &outcome {
             self.applied(*changes_added);
         }

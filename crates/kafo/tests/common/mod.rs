@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod trust;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;

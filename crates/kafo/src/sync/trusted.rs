@@ -1,0 +1,432 @@
+//! The protocol's storage effects between two enrolled devices: every payload leaves
+//! wrapped in a [`SignedEnvelope`] (the signature of each change inside and the
+//! chains of their authors), and every payload that arrives is checked change by
+//! change before anything is written ([`crate::trust`]'s verifier).
+//!
+//! A document holding a change without a signature is never sent to an enrolled peer
+//! (it is skipped with a warning). A payload that fails any check is rejected whole,
+//! nothing of it written, and the session ends with the peer at fault (the running
+//! node then disconnects and bans it); one whose only fault is a change a revoked
+//! device made beyond its revocation's frontier is skipped instead (an honest relay
+//! may carry it before it heard of the revocation). A payload that passes is merged
+//! and written in one atomic batch with the attestations of its new changes and the
+//! owners of their actors. Once the peer is known to be revoked, nothing more is
+//! sent to it or taken from it.
+
+use std::collections::BTreeSet;
+
+use automerge::{AutoCommit, ChangeHash, sync};
+use kafo_model::document::{DocumentError, GENESIS_ACTOR};
+use kafo_model::{AreaId, HouseholdId, HouseholdScope, Scope};
+use kafo_proto::docops::{self, Refusal, RejectReason};
+use kafo_proto::storage::{
+    ApplyOutcome, ApplyPayload, CaseloadSummary, ChangesSince, Item, RangeSummary, StorageError,
+    StorageOperation, SyncOutcome, SyncStorage,
+};
+use kafo_proto::tree::HeadPrefix;
+use kafo_store::{Attachments, UpdateError};
+use kafo_trust::{Attestation, DeviceKey, ProgramId, SignedEnvelope, TrustBook};
+use tracing::{debug, warn};
+
+use crate::node::Node;
+use crate::sync::StoreStorage;
+use crate::trust::index::non_genesis;
+use crate::trust::unix_now;
+use crate::trust::verify::{Opened, Untrusted, Verifier, short};
+
+/// [`SyncStorage`] between two enrolled devices, on a [`Node`]'s store.
+#[derive(Debug)]
+pub struct TrustedStorage<'a> {
+    node: &'a Node,
+    inner: StoreStorage<'a>,
+    verifier: Verifier,
+    /// The peer: once it is revoked, nothing more is sent to it or taken from it.
+    peer: DeviceKey,
+}
+
+/// The bytes of a refused payload's reason.
+fn reject(untrusted: Untrusted) -> RejectReason {
+    RejectReason::NotAHousehold {
+        source: DocumentError::Automerge(format!("untrusted: {untrusted}")),
+    }
+}
+
+impl<'a> TrustedStorage<'a> {
+    /// Storage for a session with `peer` (the device its transport authenticated), or
+    /// `None` if `node` is not enrolled in a program.
+    pub fn new(node: &'a Node, peer: DeviceKey) -> Option<Self> {
+        let program = {
+            let known = node.trust.read();
+            known.own.as_ref()?;
+            known.book.as_ref()?.program()
+        };
+        Some(Self::for_session(node, peer, program))
+    }
+
+    /// Storage for a session of an enrolled node pinned to `program`.
+    pub(crate) fn for_session(node: &'a Node, peer: DeviceKey, program: ProgramId) -> Self {
+        Self {
+            node,
+            inner: StoreStorage::new(node.store()),
+            verifier: Verifier::new(program, unix_now()),
+            peer,
+        }
+    }
+
+    fn peer_revoked(&self) -> bool {
+        self.node.trust.is_revoked(&self.peer)
+    }
+
+    /// Wraps `body` with the signatures of `changes` and the chains of their
+    /// authors; `None` (with a warning) when a change has no signature or an author
+    /// no known chain.
+    fn seal(
+        &self,
+        operation: StorageOperation,
+        body: Vec<u8>,
+        changes: impl IntoIterator<Item = ChangeHash>,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let store = self.node.store();
+        let mut signatures = Vec::new();
+        let mut authors = BTreeSet::new();
+        for hash in changes {
+            let record = store
+                .attestation(&hash)
+                .map_err(|e| StorageError::new(operation, e))?;
+            let Some(attestation) = record.and_then(|bytes| Attestation::decode(&bytes).ok())
+            else {
+                warn!("a household holds a change without a signature: it is not sent");
+                debug!(change = %short(&hash), "unsigned change");
+                return Ok(None);
+            };
+            authors.insert(attestation.author);
+            signatures.push((hash.0, attestation));
+        }
+        let known = self.node.trust.read();
+        let Some(book) = known.book.as_ref() else {
+            return Ok(None);
+        };
+        let own = known.own.as_ref().map(|(chain, _)| chain);
+        let mut chains = Vec::with_capacity(authors.len());
+        for author in authors {
+            let chain = own
+                .filter(|chain| chain.subject() == author)
+                .or_else(|| book.chain(&author));
+            let Some(chain) = chain else {
+                warn!("an author's certificate is unknown here: the household is not sent");
+                debug!(author = %author.redacted(), "author without a chain");
+                return Ok(None);
+            };
+            chains.push(chain.clone());
+        }
+        Ok(Some(
+            SignedEnvelope {
+                body,
+                chains,
+                signatures,
+            }
+            .encode(),
+        ))
+    }
+
+    /// Opens an envelope and remembers the chains it proves that are new here
+    /// (before anything they attribute is written).
+    fn open(
+        &mut self,
+        operation: StorageOperation,
+        bytes: &[u8],
+    ) -> Result<Result<(Opened, Vec<u8>), Untrusted>, StorageError> {
+        let envelope = match SignedEnvelope::decode(bytes) {
+            Ok(envelope) => envelope,
+            Err(error) => return Ok(Err(Untrusted::Envelope(error))),
+        };
+        let opened = {
+            let known = self.node.trust.read();
+            let Some(book) = known.book.as_ref() else {
+                return Ok(Err(Untrusted::PeerRevoked));
+            };
+            self.verifier.open(&envelope, book)
+        };
+        let opened = match opened {
+            Ok(opened) => opened,
+            Err(untrusted) => return Ok(Err(untrusted)),
+        };
+        if !opened.new_chains.is_empty() {
+            self.node
+                .trust
+                .learn_chains(self.node.store(), &opened.new_chains, unix_now())
+                .map_err(|e| StorageError::new(operation, e))?;
+        }
+        Ok(Ok((opened, envelope.body)))
+    }
+
+    /// Merges inside one store update, checking the new changes before anything is
+    /// written; maps the outcome for the session.
+    fn merge<T>(
+        &mut self,
+        id: &HouseholdId,
+        operation: StorageOperation,
+        opened: Option<&Opened>,
+        merge: impl FnOnce(Option<&AutoCommit>) -> Result<(Option<AutoCommit>, T), Refusal>,
+    ) -> Result<Result<T, Refusal>, StorageError> {
+        let node = self.node;
+        let store = node.store();
+        let verifier = &mut self.verifier;
+        let mut written_owners = Vec::new();
+        let owners_out = &mut written_owners;
+        let result = store.update_attested(id, |doc| {
+            let before = doc.get_heads();
+            let existing = (!before.is_empty()).then_some(&*doc);
+            let (merged, value) = merge(existing)?;
+            let mut attachments = Attachments::default();
+            if let Some(mut merged) = merged {
+                if merged.get_heads() != before {
+                    let Some(opened) = opened else {
+                        return Err(Refusal::Rejected(reject(Untrusted::Unsigned {
+                            hash: String::from("(sync)"),
+                        })));
+                    };
+                    let known = node.trust.read();
+                    let Some(book) = known.book.as_ref() else {
+                        return Err(Refusal::Rejected(reject(Untrusted::PeerRevoked)));
+                    };
+                    attachments = check(verifier, opened, book, store, id, &mut merged, &before)?;
+                    owners_out.clone_from(&attachments.actor_owners);
+                    node.trust.changes.remember(id, &mut merged);
+                }
+                *doc = merged;
+            }
+            Ok::<_, Refusal>((value, attachments))
+        });
+        match result {
+            Ok((value, _outcome)) => {
+                self.verifier.committed(&written_owners);
+                Ok(Ok(value))
+            }
+            Err(UpdateError::Edit { source, .. }) => Ok(Err(source)),
+            Err(UpdateError::Invalid { source, .. }) => Err(StorageError::new(operation, source)),
+            Err(UpdateError::Write(error)) => Err(StorageError::new(operation, error)),
+        }
+    }
+
+    /// The changes a reply to the peer may carry: those not behind its known heads.
+    fn unsent_changes(doc: &mut AutoCommit, state: &sync::State) -> Vec<ChangeHash> {
+        let their_heads: Vec<ChangeHash> = state
+            .their_heads
+            .iter()
+            .flatten()
+            .filter(|head| doc.get_change_by_hash(head).is_some())
+            .copied()
+            .collect();
+        non_genesis(doc, &their_heads)
+    }
+}
+
+/// Checks the new changes of `merged`, as a refusal for the session.
+fn check(
+    verifier: &mut Verifier,
+    opened: &Opened,
+    book: &TrustBook,
+    store: &kafo_store::Store,
+    id: &HouseholdId,
+    merged: &mut AutoCommit,
+    before: &[ChangeHash],
+) -> Result<Attachments, Refusal> {
+    match verifier.check(opened, book, store, id, merged, before) {
+        Ok(Ok(attachments)) => Ok(attachments),
+        Ok(Err(untrusted @ Untrusted::Revoked { .. })) => {
+            // An honest relay may carry what a revoked device wrote before it heard of
+            // the revocation: the document is not taken, but the relay is not at fault.
+            warn!(%untrusted, "a household holds a change of a revoked device: not taken");
+            Err(Refusal::Skipped)
+        }
+        Ok(Err(untrusted)) => {
+            warn!(%untrusted, "a peer sent a change that fails the trust checks: rejected");
+            Err(Refusal::Rejected(reject(untrusted)))
+        }
+        Err(error) => {
+            warn!(%error, "reading the store while checking changes failed");
+            Err(Refusal::Skipped)
+        }
+    }
+}
+
+impl SyncStorage for TrustedStorage<'_> {
+    fn summarize(&mut self, scopes: &[Scope]) -> Result<Vec<RangeSummary>, StorageError> {
+        self.inner.summarize(scopes)
+    }
+
+    fn caseloads(&mut self, area: &AreaId) -> Result<Vec<CaseloadSummary>, StorageError> {
+        self.inner.caseloads(area)
+    }
+
+    fn items(&mut self, caseload: &HouseholdScope) -> Result<Vec<Item>, StorageError> {
+        self.inner.items(caseload)
+    }
+
+    fn changes_since(
+        &mut self,
+        id: &HouseholdId,
+        their_heads: &[HeadPrefix],
+    ) -> Result<ChangesSince, StorageError> {
+        let operation = StorageOperation::ChangesSince;
+        if self.peer_revoked() {
+            return Ok(ChangesSince::Missing);
+        }
+        let Some(mut doc) = self
+            .node
+            .store()
+            .document(id)
+            .map_err(|e| StorageError::new(operation, e))?
+        else {
+            return Ok(ChangesSince::Missing);
+        };
+        let Some(their_heads) = docops::resolve_heads(&mut doc, their_heads) else {
+            return Ok(ChangesSince::UnknownHeads);
+        };
+        let changes = doc.get_changes(&their_heads);
+        if changes.is_empty() {
+            return Ok(ChangesSince::Changes {
+                bytes: Vec::new(),
+                count: 0,
+            });
+        }
+        let mut bytes = Vec::new();
+        for change in &changes {
+            bytes.extend_from_slice(change.raw_bytes());
+        }
+        let signed = changes
+            .iter()
+            .filter(|change| change.actor_id().to_bytes() != GENESIS_ACTOR)
+            .map(automerge::Change::hash);
+        Ok(match self.seal(operation, bytes, signed)? {
+            Some(bytes) => ChangesSince::Changes {
+                bytes,
+                count: changes.len() as u64,
+            },
+            None => ChangesSince::Missing,
+        })
+    }
+
+    fn whole_document(&mut self, id: &HouseholdId) -> Result<Option<Vec<u8>>, StorageError> {
+        let operation = StorageOperation::WholeDocument;
+        if self.peer_revoked() {
+            return Ok(None);
+        }
+        let store = self.node.store();
+        let Some(bytes) = store
+            .compacted_bytes(id)
+            .map_err(|e| StorageError::new(operation, e))?
+        else {
+            return Ok(None);
+        };
+        // Heads read after the bytes: the document only grows, so the changes they
+        // name include every change in the bytes.
+        let heads = store
+            .heads(id)
+            .map_err(|e| StorageError::new(operation, e))?;
+        let index = &self.node.trust.changes;
+        let changes = match heads.and_then(|heads| index.get(id, &heads)) {
+            Some(changes) => changes,
+            None => {
+                let mut doc =
+                    AutoCommit::load(&bytes).map_err(|e| StorageError::new(operation, e))?;
+                index.remember(id, &mut doc)
+            }
+        };
+        self.seal(operation, bytes, changes.iter().copied())
+    }
+
+    fn apply(
+        &mut self,
+        id: &HouseholdId,
+        payload: ApplyPayload,
+        within: &[Scope],
+    ) -> Result<ApplyOutcome, StorageError> {
+        let operation = StorageOperation::Apply;
+        if self.peer_revoked() {
+            return Ok(ApplyOutcome::Rejected(reject(Untrusted::PeerRevoked)));
+        }
+        let (sealed, document) = match payload {
+            ApplyPayload::Changes(bytes) => (bytes, false),
+            ApplyPayload::Document(bytes) => (bytes, true),
+        };
+        let (opened, body) = match self.open(operation, &sealed)? {
+            Ok(opened) => opened,
+            Err(untrusted) => return Ok(ApplyOutcome::Rejected(reject(untrusted))),
+        };
+        let payload = if document {
+            ApplyPayload::Document(body)
+        } else {
+            ApplyPayload::Changes(body)
+        };
+        let merged = self.merge(id, operation, Some(&opened), |existing| {
+            let merged = docops::merge_payload(existing, id, &payload, within)?;
+            let mut doc = merged.doc;
+            let heads = doc.get_heads();
+            Ok((Some(doc), (heads, merged.changes_added)))
+        })?;
+        Ok(match merged {
+            Ok((heads, changes_added)) => ApplyOutcome::Applied {
+                heads,
+                changes_added,
+            },
+            Err(Refusal::Skipped) => ApplyOutcome::Skipped,
+            Err(Refusal::Rejected(reason)) => ApplyOutcome::Rejected(reason),
+        })
+    }
+
+    fn sync_step(
+        &mut self,
+        id: &HouseholdId,
+        mut state: Box<sync::State>,
+        message: Option<Vec<u8>>,
+        within: &[Scope],
+    ) -> Result<SyncOutcome, StorageError> {
+        let operation = StorageOperation::SyncStep;
+        if self.peer_revoked() {
+            return Ok(SyncOutcome::Rejected(reject(Untrusted::PeerRevoked)));
+        }
+        let (opened, message) = match message {
+            Some(sealed) => match self.open(operation, &sealed)? {
+                Ok((opened, body)) => (Some(opened), Some(body)),
+                Err(untrusted) => return Ok(SyncOutcome::Rejected(reject(untrusted))),
+            },
+            None => (None, None),
+        };
+        let stepped = self.merge(id, operation, opened.as_ref(), |existing| {
+            let stepped = docops::sync_step(existing, id, &mut state, message.as_deref(), within)?;
+            let changes_added = stepped.doc.as_ref().map_or(0, |m| m.changes_added);
+            let mut doc = match stepped.doc {
+                Some(merged) => merged.doc,
+                None => existing.cloned().unwrap_or_default(),
+            };
+            let unsent = match stepped.reply {
+                Some(_) => Self::unsent_changes(&mut doc, &state),
+                None => Vec::new(),
+            };
+            let changed = changes_added > 0;
+            Ok((
+                changed.then_some(doc),
+                (stepped.reply, changes_added, unsent),
+            ))
+        })?;
+        let (reply, changes_added, unsent) = match stepped {
+            Ok(stepped) => stepped,
+            Err(Refusal::Skipped) => return Ok(SyncOutcome::Skipped),
+            Err(Refusal::Rejected(reason)) => return Ok(SyncOutcome::Rejected(reason)),
+        };
+        let reply = match reply {
+            Some(reply) => match self.seal(operation, reply, unsent)? {
+                Some(sealed) => Some(sealed),
+                None => return Ok(SyncOutcome::Skipped),
+            },
+            None => None,
+        };
+        Ok(SyncOutcome::Stepped {
+            state,
+            reply,
+            changes_added,
+        })
+    }
+}
