@@ -28,6 +28,7 @@ use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use kafo::model::{Scope, Visit};
 use kafo::net::{Multiaddr, NetworkConfig, NodeEvent, Scopes, ServeConfig, SyncOptions};
+use kafo::trust::{Role, Scopes as TrustScopes};
 use kafo::{ImportOptions, Node};
 use kafo_gen::GeneratorConfig;
 use tokio_util::compat::{TokioAsyncReadCompatExt as _, TokioAsyncWriteCompatExt as _};
@@ -119,6 +120,9 @@ struct Meetup {
     expected: Vec<Holdings>,
 }
 
+/// How long the demo's certificates are valid.
+const VALID_DAYS: u64 = 90;
+
 fn area_scope(program: &GeneratorConfig) -> anyhow::Result<Scope> {
     let area = program.areas.first().context("the program has an area")?;
     Ok(Scope::area(area.clone()))
@@ -138,10 +142,22 @@ async fn prepare(args: &Args, root: &Path) -> anyhow::Result<Meetup> {
         "{msg:>24} [{bar:30}] {pos}/{len}",
     )?);
     bar.set_message("generating caseloads");
+    // The laptop creates the program (it becomes its admin) and enrols each phone as
+    // the CHW of exactly her caseload: every session below is certificate-checked, and
+    // every change signed by the device that made it.
     let supervisor = Arc::new(Node::open(root.join("supervisor"))?);
+    supervisor.create_program("Sikoro CHW programme", VALID_DAYS)?;
     let mut chws = Vec::new();
     for (index, scope) in program.scopes().iter().enumerate() {
         let node = Arc::new(Node::open(root.join(format!("chw-{:02}", index + 1)))?);
+        let caseload = Scope::chw(scope.area.clone(), scope.chw.clone());
+        let certificate = supervisor.enrol(
+            node.device_id(),
+            Role::Chw,
+            TrustScopes::only([caseload]),
+            VALID_DAYS,
+        )?;
+        node.join(&certificate.to_text())?;
         let mut lines = String::new();
         for household in kafo_gen::generate_chw(&program, scope)? {
             lines.push_str(&kafo::model::canonical::to_line(&household)?);
