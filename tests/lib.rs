@@ -6,10 +6,17 @@
 //! any [`kafo_proto::storage::SyncStorage`] on a virtual clock, across a link with a
 //! latency that can be cut after some bytes, until both sessions have finished. It
 //! fails on livelock (too many steps) and on a stall (nothing left to happen).
+//! For trust: [`program`] creates a program on a device, enrols others with the
+//! certificate text, and runs real `Node::sync_over` sessions (Noise, handshake,
+//! signed envelopes) between two nodes over an in-memory stream; [`wiretap`] plays
+//! the other end of such a session itself, inside the Noise channel, and records the
+//! plaintext frames the node sent.
 //!
-//! What it does not do: no sockets and no threads (the networked path is tested
-//! through `kafo-net`), no faults but the cut (the protocol crate's own harness drops,
-//! duplicates and reorders), and no OS randomness: every nonce comes from a seed.
+//! What it does not do: no sockets (the libp2p path is tested through `kafo-net` and
+//! `kafo`; trust sessions here run over in-memory streams on a tokio runtime), no
+//! faults but the cut (the protocol crate's own harness drops, duplicates and
+//! reorders). The virtual-clock driver takes no OS randomness (every nonce comes from
+//! a seed); real node sessions do (Noise keys and nonces), as in the field.
 //!
 //! How to drive it:
 //!
@@ -28,3 +35,5 @@
 pub mod caseload;
 pub mod device;
 pub mod pair;
+pub mod program;
+pub mod wiretap;

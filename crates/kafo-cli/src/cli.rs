@@ -8,9 +8,11 @@ use kafo::net::Multiaddr;
 const EXIT_CODES: &str = "\
 Exit codes:
   0   ok
-  1   failure (e.g. the store is in use by a running kafo serve; a sync that did not reach sync)
+  1   failure (e.g. the store is in use by a running kafo serve; a sync that did not reach sync;
+      a trust action this device may not take, such as enrolling outside its scopes)
   2   usage error (bad flags or arguments)
-  65  bad input data (a file or flag value that breaks format v1; nothing is written)
+  65  bad input data (a file or flag value that breaks format v1, a malformed device id or
+      certificate; nothing is written)
   69  peer unreachable (kafo sync: nobody answered at the address)
   74  I/O error (reading input, writing output, or the store on disk)";
 
@@ -39,7 +41,8 @@ pub struct Cli {
 pub enum Command {
     /// Create the store and this device's identity (does nothing if they exist).
     Init,
-    /// Show this device's id and what its store holds.
+    /// Show this device's id, its enrolment (program, role, scopes, expiry) and what its
+    /// store holds.
     Status,
     /// Import households from a format v1 file (JSON Lines), all or nothing.
     #[command(after_help = EXIT_CODES)]
@@ -66,12 +69,126 @@ pub enum Command {
     ///
     /// The peer is a `kafo serve` or a phone at a libp2p address, or (--stdio) the same
     /// command at the other end of a pipe, e.g. socat EXEC:'kafo --data-dir A sync
-    /// --stdio' EXEC:'kafo --data-dir B sync --stdio'. Prints the session's report
-    /// (on stderr with --stdio); exits 0 once in sync.
+    /// --stdio' EXEC:'kafo --data-dir B sync --stdio'. Every session is encrypted and
+    /// authenticates both devices (Noise, also over --stdio). An enrolled device syncs
+    /// only with devices of its program whose certificates are valid and not revoked,
+    /// and shares the scopes both may read; an unenrolled one only with unenrolled
+    /// devices. Prints the session's report (on stderr with --stdio); exits 0 once in
+    /// sync.
     #[command(after_help = EXIT_CODES)]
     Sync(SyncArgs),
     /// List the peers this device synced with: addresses, last sync and its result.
     Peers,
+    /// Create a program (the root of trust) on this device.
+    #[command(subcommand)]
+    Program(ProgramCommand),
+    /// Enrol another device in this device's program: print its certificate.
+    ///
+    /// Run it on an admin's or a supervisor's device. DEVICE_ID is the other device's
+    /// id (`kafo whoami` on it). The certificate binds that device to a role, the
+    /// scopes it may read (and, unless a relay, write) and a validity period; it is
+    /// signed by the program key if this device holds it, else by this device's own
+    /// certificate, and can never be wider than this device's own enrolment.
+    ///
+    /// Prints the certificate's text form (`KAFO1:...`, short enough for a QR code)
+    /// alone on stdout: pass it to `kafo join` on the device, e.g. `kafo enroll ID
+    /// --role chw --scope sikoro/chw-07 > cert.txt`.
+    #[command(after_help = EXIT_CODES)]
+    Enroll(EnrollArgs),
+    /// Join a program with the certificate an admin or supervisor printed for this device.
+    ///
+    /// Checks that the certificate names this device and is valid, pins this device to
+    /// its program (a device belongs to one program), and signs the changes already in
+    /// the store as this device's. From then on this device syncs only with devices
+    /// enrolled in the same program, and only the scopes both may read.
+    #[command(after_help = EXIT_CODES)]
+    Join(JoinArgs),
+    /// Revoke a device: a lost or stolen phone, a device that left the program.
+    ///
+    /// Signs a revocation that spreads to every device in later sessions, ahead of any
+    /// data: the revoked device is refused, live sessions with it are cut, and its
+    /// changes beyond what this device knows of it now are rejected (so sync its
+    /// pending work first if it is still in hand).
+    #[command(after_help = EXIT_CODES)]
+    Revoke(RevokeArgs),
+    /// List the devices this device knows in its program: role, scopes, expiry, revocation.
+    Devices,
+    /// Show this device's id (its libp2p peer id) and its enrolment: program, role,
+    /// scopes and expiry.
+    Whoami,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProgramCommand {
+    /// Create a program: a new root key on this device, which becomes the program's
+    /// first admin, with every scope.
+    ///
+    /// The program key stays in this device's store: whoever holds the store can enrol
+    /// and revoke any device, so keep this device safe. Then enrol the other devices
+    /// with `kafo enroll`.
+    #[command(after_help = EXIT_CODES)]
+    Create(ProgramCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProgramCreateArgs {
+    /// The program's name, for people (e.g. "Bamako CHW 2026").
+    #[arg(long)]
+    pub name: String,
+    /// How long this device's admin certificate is valid, in days (the program key
+    /// itself does not expire: it can enrol this device again).
+    #[arg(long, default_value_t = 90, value_name = "DAYS",
+        value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub valid_days: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// A community health worker: reads and writes her own caseload.
+    Chw,
+    /// A supervisor: reads and writes her scopes, enrols and revokes devices in them.
+    Supervisor,
+    /// A relay: carries the scopes' records between devices, never edits them.
+    Relay,
+    /// An admin: everything within the scopes.
+    Admin,
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The device to enrol: its id as `kafo whoami` prints it (12D3KooW...).
+    #[arg(value_name = "DEVICE_ID")]
+    pub device: String,
+    /// The device's role.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// A scope the device may read (and write, unless a relay), repeatable: an area
+    /// (`sikoro`), one CHW's caseload in it (`sikoro/chw-07`), or `*` (also `all`) for
+    /// every scope (only a device holding every scope can grant it).
+    #[arg(long = "scope", value_name = "SCOPE", required = true)]
+    pub scopes: Vec<String>,
+    /// How long the certificate is valid, in days (never beyond the issuer's own).
+    #[arg(long, default_value_t = 90, value_name = "DAYS",
+        value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub valid_days: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The certificate's text form (`KAFO1:...`) as `kafo enroll` printed it, or `-`
+    /// to read it from standard input.
+    #[arg(value_name = "CERT")]
+    pub certificate: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The device to revoke (12D3KooW..., as `kafo devices` lists it).
+    #[arg(value_name = "DEVICE_ID")]
+    pub device: String,
+    /// Why, for the other devices' lists (at most 200 bytes; no names of people).
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]
@@ -104,7 +221,8 @@ pub struct ServeArgs {
 pub struct ScopeArgs {
     /// A scope to offer and accept (repeatable): an area (`sikoro`) or one CHW's
     /// caseload in it (`sikoro/chw-07`). Default: the caseloads this store holds,
-    /// so a CHW's phone shares its own caseload; a supervisor names its area.
+    /// so a CHW's phone shares its own caseload; a supervisor names its area. On an
+    /// enrolled device the certificates decide what is shared; this only narrows it.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
 }
@@ -167,6 +285,14 @@ pub enum HouseholdCommand {
     },
     /// Show one household with its members, visits and any conflicting edits.
     Show {
+        /// The household id.
+        id: String,
+    },
+    /// Show who changed a household and when: each change, oldest first, with its time
+    /// (by its author's clock), its author device and role, what it changed (ids only),
+    /// and whether it verified (signed: the author's signature; shared: the first
+    /// change every device derives; UNVERIFIED: neither).
+    History {
         /// The household id.
         id: String,
     },

@@ -1,6 +1,8 @@
 //! Why a command failed, and the exit code each reason maps to (documented in
 //! `--help` and the README: 1 failure, 65 bad input data, 69 peer unreachable,
-//! 74 I/O error).
+//! 74 I/O error). A trust action this device may not take (enrolling outside its
+//! scopes, revoking without the right) is a failure (1); a malformed certificate or
+//! device id is bad input (65).
 
 use std::path::PathBuf;
 
@@ -9,6 +11,7 @@ use kafo::net::{
     PeerRecordError, ServeError, SessionSetupError, SyncOutcome, SyncOverError, SyncWithError,
 };
 use kafo::store::OpenStoreError;
+use kafo::trust::{HistoryError, TrustError};
 use kafo::{AddVisitError, ExportError, ImportError, OpenError, ReadHouseholdError};
 
 /// Exit code for bad input data (sysexits EX_DATAERR).
@@ -102,6 +105,18 @@ pub enum Failure {
     /// No such household.
     #[error("no household {0} in the store")]
     NoSuchHousehold(String),
+    /// A certificate's text does not decode (damaged, truncated, not a certificate).
+    #[error("the certificate is malformed: {0}")]
+    BadCertificate(String),
+    /// Standard input could not be read.
+    #[error("cannot read standard input: {0}")]
+    Input(#[source] std::io::Error),
+    /// A trust action (program, enrolment, join, revocation, devices) failed.
+    #[error("{0}")]
+    Trust(#[from] TrustError),
+    /// A household's history could not be read.
+    #[error("{0}")]
+    History(#[from] HistoryError),
 }
 
 impl Failure {
@@ -142,6 +157,10 @@ impl Failure {
             Self::AddVisit(AddVisitError::Invalid(_) | AddVisitError::Exists(_)) => EXIT_BAD_DATA,
             Self::AddVisit(AddVisitError::NoSuchHousehold(_)) => EXIT_FAILURE,
             Self::AddVisit(_) => EXIT_IO,
+            Self::BadCertificate(_) => EXIT_BAD_DATA,
+            Self::Input(_) => EXIT_IO,
+            Self::Trust(error) => trust_exit_code(error),
+            Self::History(error) => history_exit_code(error),
         }
     }
 }
@@ -170,6 +189,39 @@ impl From<SyncOverError> for Failure {
 fn setup_exit_code(error: &SessionSetupError) -> u8 {
     match error {
         SessionSetupError::Scopes(_) => EXIT_IO,
-        SessionSetupError::DeviceId => EXIT_FAILURE,
+        SessionSetupError::DeviceId
+        | SessionSetupError::Secure(_)
+        | SessionSetupError::SecureTimedOut { .. } => EXIT_FAILURE,
+    }
+}
+
+/// Bad flag values and certificates that do not decode or verify are bad input (65);
+/// what this device may not do, or a certificate that is valid but not for here, is a
+/// failure (1); the store is I/O (74).
+fn trust_exit_code(error: &TrustError) -> u8 {
+    match error {
+        TrustError::BadProgramName { .. }
+        | TrustError::BadValidity { .. }
+        | TrustError::NotADeviceKey { .. }
+        | TrustError::BadCertificate(_)
+        | TrustError::InvalidChain(_) => EXIT_BAD_DATA,
+        TrustError::AlreadyEnrolled { .. }
+        | TrustError::NotEnrolled
+        | TrustError::CannotSign
+        | TrustError::Issue(_)
+        | TrustError::NotThisDevice { .. }
+        | TrustError::OtherProgram { .. }
+        | TrustError::Refused(_)
+        | TrustError::Revocation(_)
+        | TrustError::RevokeSelf
+        | TrustError::Adopt { .. } => EXIT_FAILURE,
+        TrustError::Read(_) | TrustError::Write(_) | TrustError::State(_) => EXIT_IO,
+    }
+}
+
+fn history_exit_code(error: &HistoryError) -> u8 {
+    match error {
+        HistoryError::NoSuchHousehold(_) => EXIT_FAILURE,
+        HistoryError::Read(_) | HistoryError::Document { .. } => EXIT_IO,
     }
 }

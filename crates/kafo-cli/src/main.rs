@@ -8,6 +8,7 @@ mod commands;
 mod failure;
 mod output;
 mod runtime;
+mod trust_view;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command, HouseholdCommand, VisitCommand};
+use crate::cli::{Cli, Command, HouseholdCommand, ProgramCommand, VisitCommand};
 use crate::failure::Failure;
 
 fn main() -> ExitCode {
@@ -48,6 +49,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Household(HouseholdCommand::Show { id }) => {
             commands::household::show(&data_dir, json, &id)
         }
+        Command::Household(HouseholdCommand::History { id }) => {
+            commands::history::history(&data_dir, json, &id)
+        }
         Command::Visit(visit) => match *visit {
             VisitCommand::Add(args) => commands::visit::add(&data_dir, json, &args),
         },
@@ -55,6 +59,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve(args) => commands::serve::serve(&data_dir, json, &args),
         Command::Sync(args) => commands::sync::sync(&data_dir, json, &args),
         Command::Peers => commands::peers::peers(&data_dir, json),
+        Command::Program(ProgramCommand::Create(args)) => {
+            commands::trust::program_create(&data_dir, json, &args)
+        }
+        Command::Enroll(args) => commands::trust::enroll(&data_dir, json, &args),
+        Command::Join(args) => commands::trust::join(&data_dir, json, &args),
+        Command::Revoke(args) => commands::trust::revoke(&data_dir, json, &args),
+        Command::Devices => commands::devices::devices(&data_dir, json),
+        Command::Whoami => commands::devices::whoami(&data_dir, json),
     }
 }
 

@@ -4,64 +4,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Stdio};
+use std::process::{ChildStdout, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{kafo, ok, run, run_with_stdin, sample_path};
+use common::{import_area, kafo, ok, pipe, run, wait_with_deadline};
 
 const SCOPES: [&str; 4] = ["--scope", "sikoro", "--scope", "sirakoro"];
-
-/// Imports the sample's households of `area` into the store in `dir`.
-fn import_area(dir: &Path, area: &str) {
-    let sample = std::fs::read_to_string(sample_path()).expect("sample is readable");
-    let lines: String = sample
-        .lines()
-        .filter(|line| line.contains(&format!("\"area\":\"{area}\"")))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    assert!(!lines.is_empty(), "the sample has households in {area}");
-    let output = run_with_stdin(dir, &["import", "-"], lines.as_bytes());
-    assert!(output.status.success(), "{output:?}");
-}
-
-/// Copies everything from `from` to `to` on a thread, closing `to` at the end.
-fn pipe(mut from: impl Read + Send + 'static, mut to: impl Write + Send + 'static) {
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 16 * 1024];
-        loop {
-            match from.read(&mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if to
-                        .write_all(&buffer[..n])
-                        .and_then(|()| to.flush())
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// Waits for `child` for at most `seconds`, killing it if it overruns.
-fn wait_with_deadline(child: &mut Child, seconds: u64) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(status) = child.try_wait().expect("the child can be waited for") {
-            return status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("kafo did not finish within {seconds} s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn two_processes_sync_over_their_stdin_and_stdout() {

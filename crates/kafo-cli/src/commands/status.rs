@@ -4,8 +4,10 @@ use std::path::Path;
 
 use kafo::Node;
 
+use crate::commands::devices::enrolment_summary;
 use crate::failure::Failure;
 use crate::output::{print_json, print_text};
+use crate::trust_view::EnrolmentJson;
 
 /// Creates the store and identity (idempotent) and says where they are.
 pub fn init(data_dir: &Path, json: bool) -> Result<(), Failure> {
@@ -28,15 +30,25 @@ pub fn init(data_dir: &Path, json: bool) -> Result<(), Failure> {
     ))
 }
 
-/// Prints the device id and what the store holds.
+/// Prints the device id, its enrolment and what the store holds.
 pub fn status(data_dir: &Path, json: bool) -> Result<(), Failure> {
     let node = Node::open(data_dir)?;
     let status = node.status()?;
+    let (enrolment_line, enrolment) = enrolment_summary(&node);
     if json {
-        return print_json(&status);
+        #[derive(serde::Serialize)]
+        struct StatusJson<'a> {
+            #[serde(flatten)]
+            status: &'a kafo::Status,
+            enrolment: Option<EnrolmentJson>,
+        }
+        return print_json(&StatusJson {
+            status: &status,
+            enrolment,
+        });
     }
     print_text(&format!(
-        "device id     {}\ndata dir      {}\nhouseholds    {}\npeople        {}\nvisits        {}\nsize on disk  {}\n",
+        "device id     {}\nenrolment     {enrolment_line}\ndata dir      {}\nhouseholds    {}\npeople        {}\nvisits        {}\nsize on disk  {}\n",
         status.device_id,
         status.data_dir.display(),
         status.households,

@@ -9,11 +9,17 @@
 //! child process (both devices in it, one thread, storage on real sled stores in temp
 //! dirs) so its peak RSS is its own; the parent checks that both stores converged.
 //!
-//! `cargo run --release -p kafo-bench --bin sync` (options: `--seed S`).
+//! Then trust on against trust off (`trust.rs`): the 6,840 pull and the handshake's
+//! round trips through the real `Node::sync_over`.
+//!
+//! `cargo run --release -p kafo-bench --bin sync` (options: `--seed S`; `--trust-only`
+//! runs only the trust comparison; `--trust-profile on|off` one pull of one mode, for a
+//! profiler).
 
 mod lockstep;
 mod naive;
 mod phase;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,6 +52,22 @@ fn main() -> anyhow::Result<()> {
     };
     let built = Instant::now();
     let program_dir = build(&program, &work.path().join("program"))?;
+    let area_scope = Scope::area(program.areas[0].clone());
+    if let Some(mode) = args
+        .iter()
+        .position(|arg| arg == "--trust-profile")
+        .and_then(|at| args.get(at + 1))
+    {
+        return trust::profile(&program_dir, &area_scope, work.path(), mode);
+    }
+    if args.iter().any(|arg| arg == "--trust-only") {
+        println!(
+            "data: kafo-gen seed {seed}; {} households, built in {:.1} s",
+            program.household_count(),
+            built.elapsed().as_secs_f64()
+        );
+        return trust::compare(&program_dir, &area_scope, work.path());
+    }
     let meetup_dir = build(&meetup, &work.path().join("meetup"))?;
     let (meet_a, meet_b) = meetup_devices(&meetup_dir, &work.path().join("meetup-devices"), 0)?;
     let (both_a, both_b) = meetup_devices(&meetup_dir, &work.path().join("overlap-devices"), 6)?;
@@ -128,7 +150,8 @@ fn main() -> anyhow::Result<()> {
         results.push((scenario, kafo, naive));
     }
     println!();
-    targets(&results)
+    targets(&results)?;
+    trust::compare(&program_dir, &area_scope, work.path())
 }
 
 /// One sync to measure: device A (a store to copy), device B (a copy, or empty).
