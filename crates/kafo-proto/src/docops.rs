@@ -53,6 +53,12 @@ pub enum RejectReason {
         /// Number of missing dependencies.
         missing: usize,
     },
+    /// The payload fails the receiver's trust checks (a missing or bad signature, an
+    /// author not enrolled or revoked, a write outside the author's scopes, ...). The
+    /// text says which check failed, with shortened change hashes and redacted device
+    /// ids, never record contents.
+    #[error("payload fails the trust checks: {0}")]
+    Untrusted(String),
 }
 
 /// Why a payload was not merged.

@@ -17,9 +17,11 @@ use std::sync::{Arc, PoisonError};
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use kafo_model::HouseholdId;
 
-use crate::error::ReadError;
+use crate::changes::new_changes;
+use crate::error::{ReadError, WriteError};
 use crate::keys;
 use crate::store::Store;
+use crate::write::WriteSet;
 
 /// Signs a change authored by this store's actor: returns the attestation record
 /// stored for the change hash. Called on the thread that encodes the write (for
@@ -83,17 +85,23 @@ impl Authoring {
         doc: &mut AutoCommit,
         base_heads: &[ChangeHash],
     ) -> Attachments {
+        if self.signer.is_none() {
+            return Attachments::default();
+        }
+        // Change metadata comes from automerge's change graph: no op is decoded.
+        let own = new_changes(doc, base_heads, &self.actor).own;
+        self.sign(&own)
+    }
+
+    /// The attestations of `own`, changes of this actor, and this actor's owner
+    /// record if any was signed. Empty without a signer.
+    pub(crate) fn sign(&self, own: &[ChangeHash]) -> Attachments {
         let mut attachments = Attachments::default();
         let Some(signer) = &self.signer else {
             return attachments;
         };
-        // Change metadata comes from automerge's change graph: no op is decoded.
-        for change in doc.get_changes_meta(base_heads) {
-            if *change.actor == self.actor {
-                attachments
-                    .attestations
-                    .push((change.hash, signer(&change.hash)));
-            }
+        for hash in own {
+            attachments.attestations.push((*hash, signer(hash)));
         }
         if let Some(owner) = &self.owner
             && !attachments.attestations.is_empty()
@@ -171,6 +179,30 @@ impl Store {
             .db
             .get(keys::actor_owner(actor))?
             .map(|value| value.to_vec()))
+    }
+
+    /// Writes the attestation and actor-owner records of many households in one
+    /// atomic batch and one flush (e.g. signing the changes a device held before it
+    /// joined a program), under the write lock. The records of a household the store
+    /// does not hold are dropped, as by [`Store::update_attested`]; both kinds are
+    /// write-once. The store does not check that the hashes are the households'
+    /// changes (a change is never removed from a document, so a record written for
+    /// one it holds stays valid). An empty list writes nothing.
+    pub fn attach_many(&self, records: Vec<(HouseholdId, Attachments)>) -> Result<(), WriteError> {
+        let _guard = self.lock_writes();
+        let mut set = WriteSet::new(&self.db);
+        for (id, attachments) in records {
+            if attachments.is_empty()
+                || !self
+                    .db
+                    .contains_key(keys::entry(&id))
+                    .map_err(ReadError::from)?
+            {
+                continue;
+            }
+            set.attach(attachments)?;
+        }
+        set.finish()
     }
 
     /// The changes of a household's document without an attestation record, in

@@ -16,6 +16,8 @@
 //! | `a/<area>/<chw>` | aggregate of a scope: fingerprint and item count |
 //! | `c/<hash>` | opaque attestation record of a change, hash 32 bytes (schema 2) |
 //! | `o/<actor>` | opaque owner record of an automerge actor, actor id bytes (schema 2) |
+//! | `l/<id>\0s` | the hashes of the document's authored changes as of its snapshot (schema 3) |
+//! | `l/<id>\0c<seq>` | the hashes of the authored changes of change chunk `seq` (schema 3) |
 //!
 //! Identifiers never contain `/` or NUL, and every identifier character sorts above
 //! NUL, so `h/` keys are in household id order, `i/` keys in [`ItemKey`] order,
@@ -39,6 +41,7 @@ pub(crate) const ITEM: &[u8] = b"i/";
 const AGGREGATE: &[u8] = b"a/";
 const ATTESTATION: &[u8] = b"c/";
 const ACTOR_OWNER: &[u8] = b"o/";
+const CHANGE_LIST: &[u8] = b"l/";
 
 fn join(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + rest.len());
@@ -65,6 +68,27 @@ pub(crate) fn attestation(hash: &ChangeHash) -> Vec<u8> {
 /// The key of an actor's owner record.
 pub(crate) fn actor_owner(actor: &[u8]) -> Vec<u8> {
     join(ACTOR_OWNER, actor)
+}
+
+/// The key of the change list of a document's snapshot.
+pub(crate) fn change_list(id: &HouseholdId) -> Vec<u8> {
+    let mut key = join(CHANGE_LIST, id.as_str().as_bytes());
+    key.extend_from_slice(b"\0s");
+    key
+}
+
+/// The prefix of the change lists of a document's chunks.
+pub(crate) fn change_list_chunk_prefix(id: &HouseholdId) -> Vec<u8> {
+    let mut key = join(CHANGE_LIST, id.as_str().as_bytes());
+    key.extend_from_slice(b"\0c");
+    key
+}
+
+/// The key of the change list of one change chunk of a document.
+pub(crate) fn change_list_chunk(id: &HouseholdId, seq: u64) -> Vec<u8> {
+    let mut key = change_list_chunk_prefix(id);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
 }
 
 /// The prefix of every index entry.

@@ -20,6 +20,10 @@
 //!   [`Store::update_attested`] writes records the caller brings (a peer's
 //!   attestations, adopted changes). Both kinds are write-once; read them with
 //!   [`Store::attestation`], [`Store::actor_owner`], [`Store::unattested_changes`];
+//!   [`Store::attach_many`] writes many households' records in one flush;
+//! - keeps, in each document's own batches, the list of its authored changes (every
+//!   change but the shared first one), so [`Store::authored_changes`] names them
+//!   without loading the document;
 //! - answers the sync layer cheaply: items in [`kafo_model::ItemKey`] order
 //!   ([`Store::items`]), per-scope aggregates without scanning
 //!   ([`Store::scope_aggregates`]), fingerprints of key ranges
@@ -61,6 +65,7 @@
 //! racing a write retries); iterations over many records are not snapshots.
 
 mod attest;
+mod changes;
 mod edit;
 mod error;
 mod index;

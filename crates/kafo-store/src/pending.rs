@@ -41,7 +41,7 @@ enum Encoding {
     /// Encoded: nothing new to write.
     Unchanged,
     /// Encoded and ready to write.
-    Ready(Prepared),
+    Ready(Box<Prepared>),
 }
 
 impl PendingDocument {
@@ -82,7 +82,7 @@ impl PendingDocument {
         if matches!(self.encoding, Encoding::Stale) {
             let prepared = prepare(&self.id, &mut self.doc, self.base.as_ref(), &self.authoring)?;
             self.encoding = match prepared {
-                Some(prepared) => Encoding::Ready(prepared),
+                Some(prepared) => Encoding::Ready(Box::new(prepared)),
                 None => Encoding::Unchanged,
             };
         }
@@ -181,7 +181,7 @@ impl Store {
                 authoring,
             } = document;
             let mut prepared = match encoding {
-                Encoding::Ready(prepared) => prepared,
+                Encoding::Ready(prepared) => *prepared,
                 Encoding::Unchanged | Encoding::Stale => {
                     report
                         .outcomes

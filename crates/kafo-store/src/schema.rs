@@ -21,7 +21,12 @@ use crate::records::decode_u64;
 ///   version 1 store is a valid version 2 store without them. The bump keeps an
 ///   older Kafo, which would write this device's changes without attestations, from
 ///   opening a store that has them.
-pub const SCHEMA_VERSION: u64 = 2;
+/// - 3: adds the change lists (`l/`): the hashes of each document's authored
+///   changes, kept in step with its snapshot and chunks. The migration lists every
+///   stored document (loading each once). The bump keeps an older Kafo, which would
+///   extend documents without extending their lists, from opening a store that has
+///   them.
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// One step of the migration chain: from schema version `from` to `from + 1`.
 #[derive(Debug, Clone, Copy)]
@@ -34,14 +39,25 @@ pub(crate) struct Migration {
 
 /// The migrations of this code, in order; the runner is also exercised by the tests
 /// below with their own table.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    from: 1,
-    run: add_attestation_key_spaces,
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        from: 1,
+        run: add_attestation_key_spaces,
+    },
+    Migration {
+        from: 2,
+        run: add_change_lists,
+    },
+];
 
 /// 1 -> 2: the new key spaces start empty; only the version is recorded.
 fn add_attestation_key_spaces(_: &sled::Db, _: &mut sled::Batch) -> Result<(), ReadError> {
     Ok(())
+}
+
+/// 2 -> 3: lists the changes of every stored document (see `crate::changes`).
+fn add_change_lists(db: &sled::Db, batch: &mut sled::Batch) -> Result<(), ReadError> {
+    crate::changes::fill_lists(db, batch)
 }
 
 /// Brings the store at `path` to schema version `supported`: initialises a new

@@ -10,6 +10,7 @@ use kafo_model::document::{self, DocumentSummary};
 use kafo_model::{Fingerprint, HeadsHash, HouseholdId, HouseholdScope, ItemKey};
 
 use crate::attest::{Attachments, Authoring};
+use crate::changes::{self, new_changes};
 use crate::error::{InvalidDocument, ReadError, WriteError};
 use crate::keys;
 use crate::read::sorted_heads;
@@ -55,10 +56,12 @@ pub(crate) struct Prepared {
 
 #[derive(Debug)]
 enum Encoded {
-    /// The whole document (`save`): a new document, or a compaction.
-    Snapshot(Vec<u8>),
-    /// The changes since the stored heads (`save_after`).
-    Chunk(Vec<u8>),
+    /// The whole document (`save`): a new document, or a compaction; with the
+    /// hashes of all its authored changes.
+    Snapshot(Vec<u8>, Vec<ChangeHash>),
+    /// The changes since the stored heads (`save_after`); with the hashes of the
+    /// authored ones.
+    Chunk(Vec<u8>, Vec<ChangeHash>),
 }
 
 /// Validates `doc` as the document of `id`, encodes what it adds to `base` and signs
@@ -90,19 +93,21 @@ pub(crate) fn prepare(
             found: summary.id,
         });
     }
+    let new = new_changes(doc, base_heads, &authoring.actor);
     let bytes = match base {
-        None => Encoded::Snapshot(doc.save()),
+        None => Encoded::Snapshot(doc.save(), new.authored),
         Some(base) => {
             let chunk = doc.save_after(&base.heads);
             let chunk_bytes = base.chunk_bytes.saturating_add(chunk.len() as u64);
             if base.chunks() + 1 > MAX_CHUNKS || chunk_bytes > base.snapshot_len {
-                Encoded::Snapshot(doc.save())
+                let all = new_changes(doc, &[], &authoring.actor).authored;
+                Encoded::Snapshot(doc.save(), all)
             } else {
-                Encoded::Chunk(chunk)
+                Encoded::Chunk(chunk, new.authored)
             }
         }
     };
-    let attachments = authoring.sign_new_changes(doc, base_heads);
+    let attachments = authoring.sign(&new.own);
     Ok(Some(Prepared {
         summary,
         heads,
@@ -179,12 +184,16 @@ impl<'a> WriteSet<'a> {
             },
         };
         let effect = match bytes {
-            Encoded::Snapshot(bytes) => {
+            Encoded::Snapshot(bytes, changes) => {
                 // Snapshot and chunk removals go in one batch: a crash keeps either
-                // the old snapshot with its chunks or the new snapshot alone.
+                // the old snapshot with its chunks or the new snapshot alone. The
+                // change list is compacted with them.
                 for seq in entry.first_chunk..entry.next_chunk {
                     self.batch.remove(keys::chunk(id, seq));
+                    self.batch.remove(keys::change_list_chunk(id, seq));
                 }
+                self.batch
+                    .insert(keys::change_list(id), changes::encode(&changes));
                 entry.snapshot_len = bytes.len() as u64;
                 entry.first_chunk = entry.next_chunk;
                 entry.chunk_bytes = 0;
@@ -194,9 +203,13 @@ impl<'a> WriteSet<'a> {
                     Some(_) => WriteEffect::Extended { compacted: true },
                 }
             }
-            Encoded::Chunk(bytes) => {
+            Encoded::Chunk(bytes, changes) => {
                 entry.chunk_bytes += bytes.len() as u64;
                 self.batch.insert(keys::chunk(id, entry.next_chunk), bytes);
+                self.batch.insert(
+                    keys::change_list_chunk(id, entry.next_chunk),
+                    changes::encode(&changes),
+                );
                 entry.next_chunk += 1;
                 WriteEffect::Extended { compacted: false }
             }

@@ -20,7 +20,6 @@ use tracing::{debug, info};
 
 use crate::node::Node;
 use crate::records::commit_time;
-use crate::trust::index::ChangeIndex;
 
 /// How an import runs.
 #[derive(Debug, Clone)]
@@ -154,8 +153,7 @@ impl Node {
             work.push((self.store.load_for_update(id)?, indices));
         }
 
-        let index = self.trust.is_enrolled().then_some(&self.trust.changes);
-        let results = build_in_parallel(&mut work, batch, index);
+        let results = build_in_parallel(&mut work, batch);
         let mut outcomes = vec![ApplyOutcome::Unchanged; batch.len()];
         for result in results {
             for (index, outcome) in result? {
@@ -175,7 +173,6 @@ type BuiltDocument = Result<Vec<(usize, ApplyOutcome)>, ImportError>;
 fn build_in_parallel(
     work: &mut [(PendingDocument, Vec<usize>)],
     batch: &[Household],
-    index: Option<&ChangeIndex>,
 ) -> Vec<BuiltDocument> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = work.len().div_ceil(threads).max(1);
@@ -185,7 +182,7 @@ fn build_in_parallel(
             .map(|part| {
                 scope.spawn(move || {
                     part.iter_mut()
-                        .map(|(pending, indices)| build_one(pending, indices, batch, index))
+                        .map(|(pending, indices)| build_one(pending, indices, batch))
                         .collect::<Vec<_>>()
                 })
             })
@@ -205,7 +202,6 @@ fn build_one(
     pending: &mut PendingDocument,
     indices: &[usize],
     batch: &[Household],
-    index: Option<&ChangeIndex>,
 ) -> BuiltDocument {
     let mut outcomes = Vec::with_capacity(indices.len());
     for &index in indices {
@@ -225,10 +221,6 @@ fn build_one(
             .with_time(commit_time())
             .with_message("import".to_owned()),
     );
-    if let Some(index) = index {
-        let id = pending.id().clone();
-        index.remember(&id, pending.doc_mut());
-    }
     // Encode (and sign) on this worker thread, so the commit only writes.
     let id = pending.id().clone();
     pending

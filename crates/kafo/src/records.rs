@@ -178,9 +178,6 @@ impl Node {
                     .with_time(commit_time())
                     .with_message(format!("visit {} recorded", visit.id)),
             );
-            if self.trust.is_enrolled() {
-                self.trust.changes.remember(household, doc);
-            }
             Ok(current.scope())
         });
         match result {

@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 
 use automerge::{AutoCommit, ChangeHash, sync};
-use kafo_model::document::{DocumentError, GENESIS_ACTOR};
+use kafo_model::document::GENESIS_ACTOR;
 use kafo_model::{AreaId, HouseholdId, HouseholdScope, Scope};
 use kafo_proto::docops::{self, Refusal, RejectReason};
 use kafo_proto::storage::{
@@ -30,7 +30,6 @@ use tracing::{debug, warn};
 
 use crate::node::Node;
 use crate::sync::StoreStorage;
-use crate::trust::index::non_genesis;
 use crate::trust::unix_now;
 use crate::trust::verify::{Opened, Untrusted, Verifier, short};
 
@@ -44,11 +43,18 @@ pub struct TrustedStorage<'a> {
     peer: DeviceKey,
 }
 
-/// The bytes of a refused payload's reason.
+/// A payload refused by the trust checks, as the session reports it (peer misbehaviour).
 fn reject(untrusted: Untrusted) -> RejectReason {
-    RejectReason::NotAHousehold {
-        source: DocumentError::Automerge(format!("untrusted: {untrusted}")),
-    }
+    RejectReason::Untrusted(untrusted.to_string())
+}
+
+/// The hashes of a document's changes beyond `heads`, except the shared first change.
+fn non_genesis(doc: &mut AutoCommit, heads: &[ChangeHash]) -> Vec<ChangeHash> {
+    doc.get_changes_meta(heads)
+        .into_iter()
+        .filter(|meta| meta.actor.to_bytes() != GENESIS_ACTOR)
+        .map(|meta| meta.hash)
+        .collect()
 }
 
 impl<'a> TrustedStorage<'a> {
@@ -192,7 +198,6 @@ impl<'a> TrustedStorage<'a> {
                     };
                     attachments = check(verifier, opened, book, store, id, &mut merged, &before)?;
                     owners_out.clone_from(&attachments.actor_owners);
-                    node.trust.changes.remember(id, &mut merged);
                 }
                 *doc = merged;
             }
@@ -320,21 +325,22 @@ impl SyncStorage for TrustedStorage<'_> {
         else {
             return Ok(None);
         };
-        // Heads read after the bytes: the document only grows, so the changes they
-        // name include every change in the bytes.
-        let heads = store
-            .heads(id)
+        // The change list is read after the bytes: the document only grows, so it
+        // names every change in the bytes (a signature for a change written since is
+        // ignored by the receiver). Without a list (a document not compacted since
+        // the store kept them), the bytes are loaded to list their changes.
+        let listed = store
+            .authored_changes(id)
             .map_err(|e| StorageError::new(operation, e))?;
-        let index = &self.node.trust.changes;
-        let changes = match heads.and_then(|heads| index.get(id, &heads)) {
+        let changes = match listed {
             Some(changes) => changes,
             None => {
                 let mut doc =
                     AutoCommit::load(&bytes).map_err(|e| StorageError::new(operation, e))?;
-                index.remember(id, &mut doc)
+                non_genesis(&mut doc, &[])
             }
         };
-        self.seal(operation, bytes, changes.iter().copied())
+        self.seal(operation, bytes, changes)
     }
 
     fn apply(

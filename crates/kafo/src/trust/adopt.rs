@@ -14,10 +14,14 @@ use tracing::{debug, info, warn};
 use crate::node::Node;
 use crate::trust::TrustError;
 
+/// Households whose adopted signatures are written in one durable batch: bounds the
+/// memory held (a few hundred bytes per change) while sparing a flush per household.
+pub(crate) const ADOPT_BATCH: usize = 2_000;
+
 impl Node {
     /// Signs, as this device, every change in the store that has no signature yet
     /// (except each household's shared first change), binding the actors of those
-    /// changes to this device; one durable write per household that needs it.
+    /// changes to this device; written [`ADOPT_BATCH`] households per durable write.
     /// Returns the number of changes signed.
     pub(crate) fn adopt_unsigned(&self) -> Result<u64, TrustError> {
         let key = self
@@ -26,61 +30,74 @@ impl Node {
             .ok_or(TrustError::CannotSign)?
             .clone();
         let device = self.trust.device_key().ok_or(TrustError::CannotSign)?;
-        let ids: Vec<HouseholdId> = self.store.ids().collect::<Result<_, ReadError>>()?;
+        let store = &self.store;
+        let ids: Vec<HouseholdId> = store.ids().collect::<Result<_, ReadError>>()?;
         let genesis = ActorId::from(GENESIS_ACTOR);
+        // Whether each actor seen is this device's (bound to it, or to no device yet:
+        // then bound with the first batch that signs one of its changes).
+        let mut owners: HashMap<Vec<u8>, bool> = HashMap::new();
+        let mut batch = Vec::new();
         let mut signed = 0u64;
         let mut skipped = 0u64;
         for id in ids {
-            let store = &self.store;
-            let result = store.update_attested(&id, |doc| {
-                let mut attachments = Attachments::default();
-                let mut owners: HashMap<Vec<u8>, bool> = HashMap::new();
-                let mut skipped_here = 0u64;
-                for meta in doc.get_changes_meta(&[]) {
-                    if *meta.actor == genesis || store.attestation(&meta.hash)?.is_some() {
-                        continue;
+            // A household whose listed changes are all signed needs no loading.
+            if let Some(listed) = store.authored_changes(&id)? {
+                let mut all_signed = true;
+                for hash in &listed {
+                    if store.attestation(hash)?.is_none() {
+                        all_signed = false;
+                        break;
                     }
-                    let actor = meta.actor.to_bytes().to_vec();
-                    let ours = match owners.get(&actor) {
-                        Some(ours) => *ours,
-                        None => {
-                            let owner = store.actor_owner(&actor)?;
-                            let ours = owner
-                                .as_deref()
-                                .is_none_or(|owner| owner == device.as_bytes());
-                            if owner.is_none() {
-                                attachments
-                                    .actor_owners
-                                    .push((actor.clone(), device.as_bytes().to_vec()));
-                            }
-                            owners.insert(actor, ours);
-                            ours
+                }
+                if all_signed {
+                    continue;
+                }
+            }
+            let Some(mut doc) = store.document(&id)? else {
+                continue;
+            };
+            let mut attachments = Attachments::default();
+            for meta in doc.get_changes_meta(&[]) {
+                if *meta.actor == genesis || store.attestation(&meta.hash)?.is_some() {
+                    continue;
+                }
+                let actor = meta.actor.to_bytes().to_vec();
+                let ours = match owners.get(&actor) {
+                    Some(ours) => *ours,
+                    None => {
+                        let owner = store.actor_owner(&actor)?;
+                        let ours = owner
+                            .as_deref()
+                            .is_none_or(|owner| owner == device.as_bytes());
+                        if owner.is_none() {
+                            attachments
+                                .actor_owners
+                                .push((actor.clone(), device.as_bytes().to_vec()));
                         }
-                    };
-                    if !ours {
-                        // Another device's actor: signing its change as ours would
-                        // make every receiver refuse it.
-                        skipped_here += 1;
-                        continue;
+                        owners.insert(actor, ours);
+                        ours
                     }
-                    let attestation = Attestation::sign(&key, &meta.hash.0);
-                    attachments
-                        .attestations
-                        .push((meta.hash, attestation.encode().to_vec()));
+                };
+                if !ours {
+                    // Another device's actor: signing its change as ours would make
+                    // every receiver refuse it.
+                    skipped += 1;
+                    continue;
                 }
-                Ok::<_, ReadError>((
-                    (attachments.attestations.len() as u64, skipped_here),
-                    attachments,
-                ))
-            });
-            match result {
-                Ok(((count, skipped_here), _)) => {
-                    signed += count;
-                    skipped += skipped_here;
-                }
-                Err(error) => return Err((id, error).into()),
+                let attestation = Attestation::sign(&key, &meta.hash.0);
+                attachments
+                    .attestations
+                    .push((meta.hash, attestation.encode().to_vec()));
+            }
+            signed += attachments.attestations.len() as u64;
+            if !attachments.is_empty() {
+                batch.push((id, attachments));
+            }
+            if batch.len() >= ADOPT_BATCH {
+                store.attach_many(std::mem::take(&mut batch))?;
             }
         }
+        store.attach_many(batch)?;
         if skipped > 0 {
             warn!(
                 changes = skipped,

@@ -30,7 +30,6 @@ pub(crate) mod admission;
 mod adopt;
 mod error;
 mod history;
-pub(crate) mod index;
 pub(crate) mod state;
 pub(crate) mod verify;
 

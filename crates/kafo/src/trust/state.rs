@@ -18,7 +18,6 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::identity::DeviceIdentity;
-use crate::trust::index::ChangeIndex;
 
 /// The pinned program and what this device knows of it ([`TrustBook::encode`]).
 pub(crate) const META_BOOK: &str = "trust.book";
@@ -90,8 +89,6 @@ pub(crate) struct TrustState {
     signing: Option<ed25519::Keypair>,
     /// This device's public key.
     device: Option<DeviceKey>,
-    /// The changes of each household's document, while the node runs.
-    pub(crate) changes: ChangeIndex,
 }
 
 impl TrustState {
@@ -153,7 +150,6 @@ impl TrustState {
             revocations: watch::Sender::new(0),
             signing: identity.ed25519(),
             device: identity.device_key(),
-            changes: ChangeIndex::default(),
         };
         if state.is_enrolled() {
             state.start_signing(store)?;
