@@ -5,7 +5,7 @@
 //! a peer is merged inside one store update: the scope check, the merge and the
 //! durable write happen together, and a refused payload writes nothing.
 
-use automerge::{AutoCommit, sync};
+use automerge::{AutoCommit, ChangeHash, sync};
 use kafo_model::{AreaId, HouseholdId, HouseholdScope, Scope};
 use kafo_proto::docops::{self, Refusal};
 use kafo_proto::storage::{
@@ -131,19 +131,9 @@ impl SyncStorage for StoreStorage<'_> {
         within: &[Scope],
     ) -> Result<ApplyOutcome, StorageError> {
         let merged = self.merge(id, StorageOperation::Apply, |existing| {
-            let merged = docops::merge_payload(existing, id, &payload, within)?;
-            let mut doc = merged.doc;
-            let heads = doc.get_heads();
-            Ok((Some(doc), (heads, merged.changes_added)))
+            merge_payload(existing, id, &payload, within)
         })?;
-        Ok(match merged {
-            Ok((heads, changes_added)) => ApplyOutcome::Applied {
-                heads,
-                changes_added,
-            },
-            Err(Refusal::Skipped) => ApplyOutcome::Skipped,
-            Err(Refusal::Rejected(reason)) => ApplyOutcome::Rejected(reason),
-        })
+        Ok(apply_outcome(merged))
     }
 
     fn sync_step(
@@ -167,5 +157,34 @@ impl SyncStorage for StoreStorage<'_> {
             Err(Refusal::Skipped) => SyncOutcome::Skipped,
             Err(Refusal::Rejected(reason)) => SyncOutcome::Rejected(reason),
         })
+    }
+}
+
+/// A merged document's heads and how many of its changes were new.
+pub(super) type Merged = (Vec<ChangeHash>, u64);
+
+/// Merges a peer's payload into the stored document (`None` if absent): the merged
+/// document, its heads and how many changes were new.
+pub(super) fn merge_payload(
+    existing: Option<&AutoCommit>,
+    id: &HouseholdId,
+    payload: &ApplyPayload,
+    within: &[Scope],
+) -> Result<(Option<AutoCommit>, Merged), Refusal> {
+    let merged = docops::merge_payload(existing, id, payload, within)?;
+    let mut doc = merged.doc;
+    let heads = doc.get_heads();
+    Ok((Some(doc), (heads, merged.changes_added)))
+}
+
+/// What the session hears of a merge: applied (heads and new changes), skipped or rejected.
+pub(super) fn apply_outcome(merged: Result<Merged, Refusal>) -> ApplyOutcome {
+    match merged {
+        Ok((heads, changes_added)) => ApplyOutcome::Applied {
+            heads,
+            changes_added,
+        },
+        Err(Refusal::Skipped) => ApplyOutcome::Skipped,
+        Err(Refusal::Rejected(reason)) => ApplyOutcome::Rejected(reason),
     }
 }

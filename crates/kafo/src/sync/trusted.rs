@@ -30,6 +30,7 @@ use tracing::{debug, warn};
 
 use crate::node::Node;
 use crate::sync::StoreStorage;
+use crate::sync::storage::{apply_outcome, merge_payload};
 use crate::trust::unix_now;
 use crate::trust::verify::{Opened, Untrusted, Verifier, short};
 
@@ -367,19 +368,9 @@ impl SyncStorage for TrustedStorage<'_> {
             ApplyPayload::Changes(body)
         };
         let merged = self.merge(id, operation, Some(&opened), |existing| {
-            let merged = docops::merge_payload(existing, id, &payload, within)?;
-            let mut doc = merged.doc;
-            let heads = doc.get_heads();
-            Ok((Some(doc), (heads, merged.changes_added)))
+            merge_payload(existing, id, &payload, within)
         })?;
-        Ok(match merged {
-            Ok((heads, changes_added)) => ApplyOutcome::Applied {
-                heads,
-                changes_added,
-            },
-            Err(Refusal::Skipped) => ApplyOutcome::Skipped,
-            Err(Refusal::Rejected(reason)) => ApplyOutcome::Rejected(reason),
-        })
+        Ok(apply_outcome(merged))
     }
 
     fn sync_step(
