@@ -5,7 +5,7 @@
 //! refused leaves nothing behind.
 
 use automerge::sync::{self, SyncDoc};
-use automerge::{AutoCommit, AutomergeError, ChangeHash};
+use automerge::{AutoCommit, AutomergeError, Change, ChangeHash};
 use kafo_model::document::{self, DocumentError, DocumentSummary};
 use kafo_model::{HouseholdId, HouseholdScope, Scope};
 
@@ -124,18 +124,29 @@ pub fn resolve_heads(doc: &mut AutoCommit, prefixes: &[HeadPrefix]) -> Option<Ve
 
 /// The changes a peer with `their_heads` lacks, if every one of those heads is known.
 pub fn changes_since(doc: &mut AutoCommit, their_heads: &[HeadPrefix]) -> ChangesSince {
-    let Some(their_heads) = resolve_heads(doc, their_heads) else {
-        return ChangesSince::UnknownHeads;
-    };
-    let changes = doc.get_changes(&their_heads);
+    match missing_changes(doc, their_heads) {
+        Some(changes) => ChangesSince::Changes {
+            bytes: concatenated(&changes),
+            count: changes.len() as u64,
+        },
+        None => ChangesSince::UnknownHeads,
+    }
+}
+
+/// The changes a peer with heads `their_heads` lacks, or `None` if some of its heads
+/// are unknown here (it has changes this document lacks).
+pub fn missing_changes(doc: &mut AutoCommit, their_heads: &[HeadPrefix]) -> Option<Vec<Change>> {
+    let their_heads = resolve_heads(doc, their_heads)?;
+    Some(doc.get_changes(&their_heads))
+}
+
+/// Changes as a session sends them: their raw chunks, concatenated.
+pub fn concatenated(changes: &[Change]) -> Vec<u8> {
     let mut bytes = Vec::new();
-    for change in &changes {
+    for change in changes {
         bytes.extend_from_slice(change.raw_bytes());
     }
-    ChangesSince::Changes {
-        bytes,
-        count: changes.len() as u64,
-    }
+    bytes
 }
 
 /// Checks that the store's own copy may take writes from this session.

@@ -66,7 +66,12 @@ impl TrustBook {
         revocation.verify_for(&self.program, self.devices.get(&revocation.device))?;
         let replace = match self.revocations.get(&revocation.device) {
             None => true,
-            Some(old) => preference(&revocation) < preference(old),
+            // One learnt while the device's chain was unknown may turn out to be
+            // outside its issuer's scopes: it never keeps an effective one out.
+            Some(old) => {
+                preference(&revocation) < preference(old)
+                    || !self.covers_known_chain(old, &revocation.device)
+            }
         };
         if replace {
             self.revocations.insert(revocation.device, revocation);
@@ -97,9 +102,24 @@ impl TrustBook {
         Ok(enrolment)
     }
 
-    /// The revocation of `device`, if known.
+    /// The revocation of `device` that takes effect: one whose issuer's scopes cover
+    /// the device's known certificate (any, while its chain is unknown here).
+    /// Every check of a device (live sessions, changes, `devices`) goes through this,
+    /// so an out-of-scope revocation learnt before the chain revokes nothing.
     pub fn revocation(&self, device: &DeviceKey) -> Option<&Revocation> {
-        self.revocations.get(device)
+        self.revocations
+            .get(device)
+            .filter(|revocation| self.covers_known_chain(revocation, device))
+    }
+
+    /// Whether `revocation`'s issuer covers `device`'s known certificate (true when
+    /// its chain is unknown).
+    fn covers_known_chain(&self, revocation: &Revocation, device: &DeviceKey) -> bool {
+        self.devices.get(device).is_none_or(|chain| {
+            revocation
+                .claimed_issuer_scopes()
+                .covers_all(&chain.leaf().scopes)
+        })
     }
 
     /// Every known revocation, by revoked device.

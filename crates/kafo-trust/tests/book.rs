@@ -237,3 +237,60 @@ fn the_book_persists_deterministically() {
         "book.version"
     );
 }
+
+#[test]
+fn an_out_of_scope_revocation_learnt_before_the_chain_revokes_nothing_and_yields_to_a_real_one() {
+    let f = Fixture::new();
+    let banconi = Device::new();
+    let banconi_chain = f
+        .admin
+        .enrol(
+            &f.admin_device.keypair,
+            banconi.key,
+            Role::Chw,
+            scopes(&["banconi/chw-01"]),
+            NOW,
+            NOW + DAY,
+        )
+        .expect("enrolled");
+    // The sikoro supervisor, backdating, revokes a banconi CHW before the book knows her.
+    let spite = Revocation::issue(
+        &f.supervisor,
+        &f.supervisor_device.keypair,
+        banconi.key,
+        "spite",
+        NOW - DAY,
+        Frontier::new(),
+    )
+    .expect("issued");
+    let mut book = TrustBook::new(f.program.id());
+    assert_eq!(book.learn_revocation(spite), Ok(true));
+    assert!(
+        book.revocation(&banconi.key).is_some(),
+        "chain still unknown"
+    );
+    book.learn_chain(&banconi_chain, NOW).expect("valid chain");
+    assert!(
+        book.revocation(&banconi.key).is_none(),
+        "out of its issuer's scopes: no effect once the chain is known"
+    );
+    // A real revocation (by an admin covering her) replaces it, though issued later.
+    let real = Revocation::issue(
+        &f.admin,
+        &f.admin_device.keypair,
+        banconi.key,
+        "lost",
+        NOW,
+        Frontier::new(),
+    )
+    .expect("issued");
+    assert_eq!(book.learn_revocation(real), Ok(true));
+    assert_eq!(
+        book.revocation(&banconi.key).map(|r| r.reason.as_str()),
+        Some("lost")
+    );
+    assert!(matches!(
+        book.admit(&banconi_chain, NOW),
+        Err(AdmitError::Revoked { .. })
+    ));
+}

@@ -63,7 +63,7 @@ impl Node {
             after: SECURE_TIMEOUT,
         })?;
         let (peer, stream) = secured.map_err(SessionSetupError::Secure)?;
-        debug!(%peer, "byte stream secured");
+        debug!(peer = %crate::DeviceId::from(peer).redacted(), "byte stream secured");
         let (reader, writer) = stream.split();
         let driven = drive(self, reader, writer, Some(peer), options, |_| {}).await?;
         let report = driven.report;

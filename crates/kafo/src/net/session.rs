@@ -12,7 +12,7 @@ use kafo_proto::storage::{
 };
 use kafo_proto::tree::HeadPrefix;
 use kafo_proto::{Reveal, Session, SessionConfig};
-use kafo_trust::{DeviceKey, TrustBook};
+use kafo_trust::{Credentials, DeviceKey, TrustBook};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tracing::{debug, info, warn};
 
@@ -75,7 +75,10 @@ where
         device,
         offers: offers.clone(),
         accepts: offers.clone(),
-        credentials: node.trust.credentials().encode(),
+        credentials: Credentials {
+            chain: mine.as_ref().map(|mine| mine.chain().clone()),
+        }
+        .encode(),
         reveal: Reveal::default(),
         limits: options.session.clone(),
     };
@@ -83,7 +86,7 @@ where
         let mut rng = rand::rng();
         Session::new(config, tokio::time::Instant::now().into_std(), &mut rng)
     };
-    let hooks = TrustHooks::new(node, authenticated, offers, &options.scopes);
+    let hooks = TrustHooks::new(node, mine.clone(), authenticated, offers, &options.scopes);
     let peer_key = authenticated.as_ref().and_then(DeviceKey::from_peer_id);
     let inner = match (mine.is_some(), program, peer_key) {
         (true, Some(program), Some(peer)) => {

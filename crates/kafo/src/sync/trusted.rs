@@ -44,6 +44,11 @@ pub struct TrustedStorage<'a> {
     peer: DeviceKey,
 }
 
+/// The session's peer was revoked while the session ran.
+#[derive(Debug, thiserror::Error)]
+#[error("the peer was revoked during the session")]
+struct PeerRevokedError;
+
 /// A payload refused by the trust checks, as the session reports it (peer misbehaviour).
 fn reject(untrusted: Untrusted) -> RejectReason {
     RejectReason::Untrusted(untrusted.to_string())
@@ -82,6 +87,15 @@ impl<'a> TrustedStorage<'a> {
 
     fn peer_revoked(&self) -> bool {
         self.node.trust.is_revoked(&self.peer)
+    }
+
+    /// Ends the session (as a storage failure) rather than read ids, counts or
+    /// fingerprints for a peer learnt to be revoked since it was admitted.
+    fn refuse_if_revoked(&self, operation: StorageOperation) -> Result<(), StorageError> {
+        if self.peer_revoked() {
+            return Err(StorageError::new(operation, PeerRevokedError));
+        }
+        Ok(())
     }
 
     /// Wraps `body` with the signatures of `changes` and the chains of their
@@ -259,14 +273,17 @@ fn check(
 
 impl SyncStorage for TrustedStorage<'_> {
     fn summarize(&mut self, scopes: &[Scope]) -> Result<Vec<RangeSummary>, StorageError> {
+        self.refuse_if_revoked(StorageOperation::Summarize)?;
         self.inner.summarize(scopes)
     }
 
     fn caseloads(&mut self, area: &AreaId) -> Result<Vec<CaseloadSummary>, StorageError> {
+        self.refuse_if_revoked(StorageOperation::Caseloads)?;
         self.inner.caseloads(area)
     }
 
     fn items(&mut self, caseload: &HouseholdScope) -> Result<Vec<Item>, StorageError> {
+        self.refuse_if_revoked(StorageOperation::Items)?;
         self.inner.items(caseload)
     }
 
@@ -287,29 +304,21 @@ impl SyncStorage for TrustedStorage<'_> {
         else {
             return Ok(ChangesSince::Missing);
         };
-        let Some(their_heads) = docops::resolve_heads(&mut doc, their_heads) else {
+        let Some(changes) = docops::missing_changes(&mut doc, their_heads) else {
             return Ok(ChangesSince::UnknownHeads);
         };
-        let changes = doc.get_changes(&their_heads);
-        if changes.is_empty() {
-            return Ok(ChangesSince::Changes {
-                bytes: Vec::new(),
-                count: 0,
-            });
-        }
-        let mut bytes = Vec::new();
-        for change in &changes {
-            bytes.extend_from_slice(change.raw_bytes());
-        }
-        let signed = changes
+        let signed: Vec<ChangeHash> = changes
             .iter()
             .filter(|change| change.actor_id().to_bytes() != GENESIS_ACTOR)
-            .map(automerge::Change::hash);
+            .map(automerge::Change::hash)
+            .collect();
+        let bytes = docops::concatenated(&changes);
+        let count = changes.len() as u64;
+        if count == 0 {
+            return Ok(ChangesSince::Changes { bytes, count });
+        }
         Ok(match self.seal(operation, bytes, signed)? {
-            Some(bytes) => ChangesSince::Changes {
-                bytes,
-                count: changes.len() as u64,
-            },
+            Some(bytes) => ChangesSince::Changes { bytes, count },
             None => ChangesSince::Missing,
         })
     }
@@ -382,7 +391,12 @@ impl SyncStorage for TrustedStorage<'_> {
     ) -> Result<SyncOutcome, StorageError> {
         let operation = StorageOperation::SyncStep;
         if self.peer_revoked() {
-            return Ok(SyncOutcome::Rejected(reject(Untrusted::PeerRevoked)));
+            // A first step (no message from the peer) is this side's own initiative:
+            // not taking it is no fault of the peer's reply.
+            return Ok(match message {
+                Some(_) => SyncOutcome::Rejected(reject(Untrusted::PeerRevoked)),
+                None => SyncOutcome::Skipped,
+            });
         }
         let (opened, message) = match message {
             Some(sealed) => match self.open(operation, &sealed)? {
@@ -414,10 +428,9 @@ impl SyncStorage for TrustedStorage<'_> {
             Err(Refusal::Rejected(reason)) => return Ok(SyncOutcome::Rejected(reason)),
         };
         let reply = match reply {
-            Some(reply) => match self.seal(operation, reply, unsent)? {
-                Some(sealed) => Some(sealed),
-                None => return Ok(SyncOutcome::Skipped),
-            },
+            // What the step brought is written already: when the reply cannot be
+            // sealed (an unsigned change), it is not sent, but the step still counts.
+            Some(reply) => self.seal(operation, reply, unsent)?,
             None => None,
         };
         Ok(SyncOutcome::Stepped {

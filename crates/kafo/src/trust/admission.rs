@@ -25,7 +25,7 @@ use crate::node::Node;
 use crate::trust::unix_now;
 
 /// The most revocations one disclosure carries (the decoder's bound).
-const MAX_DISCLOSED: usize = 4096;
+const MAX_DISCLOSED: usize = kafo_trust::MAX_DISCLOSED_REVOCATIONS;
 
 /// What this device offers and accepts in its hello: its read scopes (for a device
 /// that may read everything, what the options name, by default the caseloads it
@@ -66,6 +66,8 @@ pub(crate) fn share(
 #[derive(Debug)]
 pub(crate) struct TrustHooks<'a> {
     node: &'a Node,
+    /// This device's enrolment for the whole session.
+    mine: Option<Enrolment>,
     /// The device the transport authenticated.
     authenticated: Option<DeviceKey>,
     /// Its device id as a hello must name it.
@@ -79,14 +81,19 @@ pub(crate) struct TrustHooks<'a> {
 }
 
 impl<'a> TrustHooks<'a> {
+    /// `mine` is this device's enrolment as the session was set up with it (the same
+    /// one that chose its storage), so a `join` during the handshake cannot admit a
+    /// peer into a session whose storage does not check changes.
     pub(crate) fn new(
         node: &'a Node,
+        mine: Option<Enrolment>,
         authenticated: Option<kafo_net::PeerId>,
         my_offers: Vec<Scope>,
         options: &ShareScopes,
     ) -> Self {
         Self {
             node,
+            mine,
             authenticated: authenticated.as_ref().and_then(DeviceKey::from_peer_id),
             expected_device: authenticated.as_ref().and_then(kafo_net::device_id_for),
             my_offers,
@@ -169,8 +176,7 @@ impl SessionHooks for TrustHooks<'_> {
                 return Admission::Refuse;
             }
         };
-        let mine = self.node.trust.read().enrolment().cloned();
-        match mine {
+        match self.mine.clone() {
             Some(mine) => self.admit_enrolled(&mine, hello, credentials.chain),
             None if credentials.chain.is_some() => {
                 info!("the peer is enrolled in a program and this device is not: refused");

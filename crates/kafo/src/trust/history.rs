@@ -63,7 +63,9 @@ impl Node {
                 .store
                 .attestation(&hash)?
                 .and_then(|bytes| Attestation::decode(&bytes).ok());
-            let message = match message.filter(|message| !message.is_empty()) {
+            // A change's message is free text from its author: only the forms Kafo
+            // writes itself (no record contents) are shown; anything else is described.
+            let message = match message.filter(|message| is_kafo_message(message)) {
                 Some(message) => message,
                 None => describe(&mut doc, &hash, &maps),
             };
@@ -164,4 +166,14 @@ fn named(names: &BTreeSet<String>) -> String {
         text.push_str(&format!(" and {} more", names.len() - MAX_NAMED));
     }
     text
+}
+
+/// Whether `message` is one Kafo writes on its own changes: `import`, or
+/// `visit <visit id> recorded` with a well-formed id.
+fn is_kafo_message(message: &str) -> bool {
+    message == "import"
+        || message
+            .strip_prefix("visit ")
+            .and_then(|rest| rest.strip_suffix(" recorded"))
+            .is_some_and(|id| id.parse::<kafo_model::VisitId>().is_ok())
 }

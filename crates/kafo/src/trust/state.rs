@@ -8,8 +8,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use automerge::{ActorId, ChangeHash};
 use kafo_store::{ChangeSigner, ReadError, Store, WriteError};
 use kafo_trust::{
-    Attestation, Chain, Credentials, DeviceKey, Enrolment, ProgramKey, Revocation, RevocationError,
-    TrustBook, UnixTime,
+    Attestation, Chain, DeviceKey, Enrolment, ProgramKey, Revocation, RevocationError, TrustBook,
+    UnixTime,
 };
 use libp2p_identity::ed25519;
 use rand::Rng as _;
@@ -170,13 +170,6 @@ impl TrustState {
     /// Whether this device joined a program.
     pub(crate) fn is_enrolled(&self) -> bool {
         self.read().own.is_some()
-    }
-
-    /// What this device presents in its hello.
-    pub(crate) fn credentials(&self) -> Credentials {
-        Credentials {
-            chain: self.read().own.as_ref().map(|(chain, _)| chain.clone()),
-        }
     }
 
     /// This device's key pair.
