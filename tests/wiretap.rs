@@ -150,15 +150,19 @@ impl Tapped {
     }
 }
 
-/// Decodes every whole frame in `bytes`.
+/// Decodes every whole frame in `bytes`; bytes that are not frames fail the test (a
+/// tap that stopped reading at them would check nothing after them).
 pub fn frames(bytes: &[u8]) -> Vec<Frame> {
     let mut decoder = FrameDecoder::new();
     let mut input = bytes;
     let mut frames = Vec::new();
-    while let Ok(Some(frame)) = decoder.decode(&mut input) {
-        frames.push(frame);
+    loop {
+        match decoder.decode(&mut input) {
+            Ok(Some(frame)) => frames.push(frame),
+            Ok(None) => return frames,
+            Err(error) => panic!("the node sent bytes that are not frames: {error:?}"),
+        }
     }
-    frames
 }
 
 /// Runs one session between `node` (a real [`kafo::Node::sync_over`]) and a tap: the

@@ -110,9 +110,10 @@ impl ProgramKey {
 
     /// The key pair from its 32 secret bytes.
     pub fn from_secret_bytes(mut bytes: [u8; 32]) -> Self {
-        // Any 32 bytes are a valid ed25519 secret key.
+        // Any 32 bytes are a valid ed25519 secret key: this cannot fail, and a silent
+        // fallback would make a new program root.
         let secret =
-            SecretKey::try_from_bytes(&mut bytes).unwrap_or_else(|_| SecretKey::generate());
+            SecretKey::try_from_bytes(&mut bytes).expect("any 32 bytes are an ed25519 secret key");
         Self {
             keypair: Keypair::from(secret),
         }
@@ -166,7 +167,7 @@ impl DeviceKey {
     /// The libp2p public key (always valid: checked on construction).
     pub fn public_key(&self) -> PublicKey {
         // Every DeviceKey was checked by from_bytes or came from a PublicKey.
-        PublicKey::try_from_bytes(&self.0).unwrap_or_else(|_| Keypair::generate().public())
+        PublicKey::try_from_bytes(&self.0).expect("a DeviceKey is checked on construction")
     }
 
     /// Verifies an ed25519 signature by this device.
@@ -232,10 +233,5 @@ pub(crate) fn is_key_of(keypair: &Keypair, device: &DeviceKey) -> bool {
 
 /// A 64-byte signature as an array (ed25519 signatures are always 64 bytes).
 pub(crate) fn sign64(keypair: &Keypair, message: &[u8]) -> [u8; 64] {
-    let mut out = [0u8; 64];
-    let signature = keypair.sign(message);
-    if signature.len() == 64 {
-        out.copy_from_slice(&signature);
-    }
-    out
+    <[u8; 64]>::try_from(keypair.sign(message).as_slice()).expect("ed25519 signatures are 64 bytes")
 }
