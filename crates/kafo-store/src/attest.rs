@@ -190,7 +190,7 @@ impl Store {
     /// one it holds stays valid). An empty list writes nothing.
     pub fn attach_many(&self, records: Vec<(HouseholdId, Attachments)>) -> Result<(), WriteError> {
         let _guard = self.lock_writes();
-        let mut set = WriteSet::new(&self.db);
+        let mut set = WriteSet::new(self);
         for (id, attachments) in records {
             if attachments.is_empty()
                 || !self

@@ -68,7 +68,7 @@ impl Store {
                 source,
             }
         })?;
-        let mut set = WriteSet::new(&self.db);
+        let mut set = WriteSet::new(self);
         let outcome = match prepared {
             Some(prepared) => set
                 .put(id, base.as_ref(), prepared)
@@ -111,7 +111,7 @@ impl Store {
             edit(&mut slot.1).map_err(|source| UpdateError::Edit { id, source })?;
         }
 
-        let mut set = WriteSet::new(&self.db);
+        let mut set = WriteSet::new(self);
         let mut report = CommitReport::default();
         for (id, (base, mut doc)) in docs {
             let prepared = prepare(&id, &mut doc, base.as_ref(), &authoring).map_err(|source| {
@@ -207,7 +207,7 @@ impl Store {
         let Some(prepared) = prepared else {
             return Ok(unchanged(base.as_ref()));
         };
-        let mut set = WriteSet::new(&self.db);
+        let mut set = WriteSet::new(self);
         let outcome = set
             .put(id, base.as_ref(), prepared)
             .map_err(WriteError::from)?;

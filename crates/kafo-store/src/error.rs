@@ -31,6 +31,14 @@ pub enum OpenStoreError {
         /// The newest schema version this code reads.
         supported: u64,
     },
+    /// The disk is full: opening needs a little space (sled writes a snapshot of
+    /// its page table), and the store's reserve was already used up. Nothing was
+    /// changed; free some space and open again.
+    #[error("store {path}: the disk is full; free some space and try again (no record was lost)")]
+    DiskFull {
+        /// The store directory.
+        path: PathBuf,
+    },
     /// The store's files could not be created, read or written.
     #[error("store {path}: {source}")]
     Io {
@@ -91,6 +99,11 @@ pub enum ReadError {
 }
 
 impl ReadError {
+    /// Whether the read failed because the disk is full (sled may write while it reads).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Self::Storage(error) if crate::space::is_sled_disk_full(error))
+    }
+
     pub(crate) fn corrupt_record(key: &[u8], what: &'static str) -> Self {
         Self::CorruptRecord {
             key: key.escape_ascii().to_string(),
@@ -122,6 +135,19 @@ pub enum WriteError {
     /// Reading the state the write builds on failed; nothing was written.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// The disk is nearly full: the write was refused before it started, so that
+    /// the store can still open and be read. Nothing was written.
+    #[error(
+        "the disk is full: {} free, and Kafo keeps {} free so that the store stays readable",
+        human_bytes(*free),
+        human_bytes(*margin)
+    )]
+    DiskFull {
+        /// Bytes free on the store's filesystem.
+        free: u64,
+        /// The free space a write must leave.
+        margin: u64,
+    },
     /// sled refused the batch; nothing was written.
     #[error("applying the write: {0}")]
     Apply(#[source] sled::Error),
@@ -129,6 +155,28 @@ pub enum WriteError {
     /// be lost in a crash. Treat the store as failed.
     #[error("flushing the write to disk: {0}")]
     Flush(#[source] sled::Error),
+}
+
+impl WriteError {
+    /// Whether the write failed because the disk is full (refused by the guard,
+    /// or failed in sled for want of space).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::DiskFull { .. } => true,
+            Self::Apply(error) | Self::Flush(error) => crate::space::is_sled_disk_full(error),
+            Self::Read(error) => error.is_disk_full(),
+        }
+    }
+}
+
+/// Bytes in KiB or MiB with one decimal, for messages.
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} MiB", bytes as f64 / MIB)
+    } else {
+        format!("{:.0} KiB", bytes as f64 / 1024.0)
+    }
 }
 
 /// Why a document is not one the store accepts under a given id.

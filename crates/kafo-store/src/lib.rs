@@ -73,7 +73,10 @@ mod keys;
 mod pending;
 mod read;
 mod records;
+mod recovery;
+mod salvage;
 mod schema;
+mod space;
 mod store;
 mod write;
 
@@ -85,6 +88,9 @@ pub use error::{
 pub use index::{HouseholdIds, Item, Items, ListFilter, ScopeAggregate, SetFingerprint};
 pub use pending::{CommitReport, PendingDocument};
 pub use read::StoredLayout;
+pub use recovery::LOCK_FILE;
+pub use salvage::{DamagedHousehold, SalvageError, SalvageReport, StoreCheck};
 pub use schema::SCHEMA_VERSION;
+pub use space::{LOW_SPACE_BYTES, RESERVE_BYTES, RESERVE_FILE, Space, is_disk_full};
 pub use store::{Store, Totals};
 pub use write::{WriteEffect, WriteOutcome};

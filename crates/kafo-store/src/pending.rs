@@ -169,7 +169,7 @@ impl Store {
 
         let _guard = self.lock_writes();
         let current = self.authoring();
-        let mut set = WriteSet::new(&self.db);
+        let mut set = WriteSet::new(self);
         let mut report = CommitReport::default();
         let mut stale = Vec::new();
         for document in pending {

@@ -13,7 +13,9 @@ use crate::attest::Authoring;
 use crate::error::{OpenStoreError, ReadError, WriteError};
 use crate::keys;
 use crate::records::decode_totals;
+use crate::recovery::{self, DirLock};
 use crate::schema::{self, Migration};
+use crate::space::{self, Space, SpaceGuard};
 
 /// sled's page cache bound. The store's working set is the index and the documents
 /// being written; 64 MiB keeps a district caseload's index hot without letting the
@@ -24,9 +26,9 @@ const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
 /// [`OpenStoreError::Locked`]. sled 0.34 releases the lock only when the last of its
 /// threads lets go of the database, which can be some milliseconds after the `Store`
 /// was dropped; a reopen right after a drop in the same process must not fail.
-const LOCK_WAIT: Duration = Duration::from_secs(1);
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(1);
 /// How often [`Store::open`] retries the lock while waiting.
-const LOCK_POLL: Duration = Duration::from_millis(15);
+pub(crate) const LOCK_POLL: Duration = Duration::from_millis(15);
 
 /// A device's durable store of household documents, their reconciliation index,
 /// metadata and per-peer sync state. See the [crate documentation](crate).
@@ -40,6 +42,11 @@ pub struct Store {
     pub(crate) authoring: RwLock<Arc<Authoring>>,
     write_lock: Mutex<()>,
     path: PathBuf,
+    space: SpaceGuard,
+    /// Files left by interrupted writers that this opening removed.
+    repaired: Vec<PathBuf>,
+    /// Kafo's lock on the directory; declared last, so it is released after sled.
+    _dir_lock: DirLock,
 }
 
 /// Counters of what the store holds, kept up to date by every write (not by scanning).
@@ -85,19 +92,20 @@ impl Store {
             .compression_factor(1)
             // Every write flushes before it returns; a background flusher adds nothing.
             .flush_every_ms(None);
-        let marker = dir.join(MARKER_FILE);
-        let existed = marker.try_exists().map_err(|source| OpenStoreError::Io {
+        let io_error = |source| OpenStoreError::Io {
             path: dir.to_path_buf(),
             source,
-        })?;
-        let db = open_waiting_for_lock(&config, dir)?;
+        };
+        let dir_lock = DirLock::acquire(dir)?;
+        let mut repaired = recovery::remove_interrupted_files(dir).map_err(io_error)?;
+        let marker = dir.join(MARKER_FILE);
+        let existed = marker.try_exists().map_err(io_error)?;
+        let db = open_on_full_disk(&config, dir, &mut repaired)?;
         schema::bring_up_to_date(&db, dir, migrations, supported, existed)?;
         if !existed {
-            write_marker(dir, &marker).map_err(|source| OpenStoreError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            write_marker(dir, &marker).map_err(io_error)?;
         }
+        space::restore_reserve(dir);
         let actor = ActorId::random();
         info!("store opened");
         debug!(path = %dir.display(), actor = %actor, "store opened");
@@ -106,7 +114,17 @@ impl Store {
             authoring: RwLock::new(Arc::new(Authoring::new(actor))),
             write_lock: Mutex::new(()),
             path: dir.to_path_buf(),
+            space: SpaceGuard::new(dir),
+            repaired,
+            _dir_lock: dir_lock,
         })
+    }
+
+    /// Files that interrupted writers had left in the store directory (an
+    /// unfinished sled snapshot) and that this opening removed, so that the store
+    /// opens with its data intact.
+    pub fn repaired_files(&self) -> &[PathBuf] {
+        &self.repaired
     }
 
     /// The directory the store lives in.
@@ -171,6 +189,12 @@ impl Store {
         }
     }
 
+    /// The free space of the disk the store lives on, and whether the reserve that
+    /// lets it open on a full disk is in place.
+    pub fn space(&self) -> std::io::Result<Space> {
+        self.space.space()
+    }
+
     /// Bytes the store's files take on disk.
     pub fn size_on_disk(&self) -> Result<u64, ReadError> {
         Ok(self.db.size_on_disk()?)
@@ -185,7 +209,11 @@ impl Store {
     }
 
     /// Applies one batch atomically and flushes it.
+    /// Refuses it, writing nothing, when the disk is nearly full (see [`crate::space`]).
     pub(crate) fn write_batch(&self, batch: sled::Batch) -> Result<(), WriteError> {
+        self.space
+            .check()
+            .map_err(|(free, margin)| WriteError::DiskFull { free, margin })?;
         self.db.apply_batch(batch).map_err(WriteError::Apply)?;
         self.db.flush().map_err(WriteError::Flush)?;
         Ok(())
@@ -203,6 +231,27 @@ fn write_marker(dir: &Path, marker: &Path) -> std::io::Result<()> {
     file.sync_all()?;
     // Make the new directory entry durable too.
     File::open(dir)?.sync_all()
+}
+
+/// Opens sled; on a full disk, releases the store's reserve and tries once more.
+fn open_on_full_disk(
+    config: &sled::Config,
+    dir: &Path,
+    repaired: &mut Vec<PathBuf>,
+) -> Result<sled::Db, OpenStoreError> {
+    match open_waiting_for_lock(config, dir) {
+        Err(OpenStoreError::DiskFull { .. }) if space::release_reserve(dir) => {
+            // The failed open may have left a snapshot it could not finish.
+            let removed =
+                recovery::remove_interrupted_files(dir).map_err(|source| OpenStoreError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            repaired.extend(removed);
+            open_waiting_for_lock(config, dir)
+        }
+        other => other,
+    }
 }
 
 /// Opens sled, retrying a lock conflict for up to [`LOCK_WAIT`].
@@ -229,6 +278,11 @@ fn open_error(dir: &Path, err: sled::Error) -> OpenStoreError {
     let path = dir.to_path_buf();
     match err {
         sled::Error::Io(source) if is_lock_conflict(&source) => OpenStoreError::Locked { path },
+        sled::Error::Io(source) if space::is_disk_full(&source) => {
+            // What a failed snapshot left behind must not fail the next open.
+            let _ = recovery::remove_interrupted_files(dir);
+            OpenStoreError::DiskFull { path }
+        }
         sled::Error::Io(source) => OpenStoreError::Io { path, source },
         other => OpenStoreError::Corrupt {
             path,

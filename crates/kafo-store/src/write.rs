@@ -15,7 +15,7 @@ use crate::error::{InvalidDocument, ReadError, WriteError};
 use crate::keys;
 use crate::read::sorted_heads;
 use crate::records::{Aggregate, DocEntry, decode_totals, encode_totals};
-use crate::store::Totals;
+use crate::store::{Store, Totals};
 
 /// A document is compacted into a new snapshot when it would have more change
 /// chunks than this, or when its chunks would outweigh its snapshot.
@@ -119,7 +119,7 @@ pub(crate) fn prepare(
 /// The writes of one atomic batch: documents, their index entries and items, and the
 /// aggregates and totals they change (read once, updated in memory, written at the end).
 pub(crate) struct WriteSet<'a> {
-    db: &'a sled::Db,
+    store: &'a Store,
     batch: sled::Batch,
     entries: BTreeMap<HouseholdId, DocEntry>,
     aggregates: BTreeMap<HouseholdScope, Aggregate>,
@@ -129,9 +129,9 @@ pub(crate) struct WriteSet<'a> {
 }
 
 impl<'a> WriteSet<'a> {
-    pub(crate) fn new(db: &'a sled::Db) -> Self {
+    pub(crate) fn new(store: &'a Store) -> Self {
         Self {
-            db,
+            store,
             batch: sled::Batch::default(),
             entries: BTreeMap::new(),
             aggregates: BTreeMap::new(),
@@ -146,7 +146,7 @@ impl<'a> WriteSet<'a> {
             return Ok(Some(entry.clone()));
         }
         let key = keys::entry(id);
-        match self.db.get(&key)? {
+        match self.store.db.get(&key)? {
             Some(bytes) => Ok(Some(DocEntry::decode(&key, &bytes)?)),
             None => Ok(None),
         }
@@ -272,7 +272,7 @@ impl<'a> WriteSet<'a> {
                     .map(|(actor, owner)| (keys::actor_owner(&actor), owner)),
             );
         for (key, value) in keyed {
-            if self.attached.contains(&key) || self.db.contains_key(&key)? {
+            if self.attached.contains(&key) || self.store.db.contains_key(&key)? {
                 continue;
             }
             self.batch.insert(key.clone(), value);
@@ -297,16 +297,14 @@ impl<'a> WriteSet<'a> {
         if let Some(totals) = &self.totals {
             self.batch.insert(keys::TOTALS, encode_totals(totals));
         }
-        self.db.apply_batch(self.batch).map_err(WriteError::Apply)?;
-        self.db.flush().map_err(WriteError::Flush)?;
-        Ok(())
+        self.store.write_batch(self.batch)
     }
 
     fn totals(&mut self) -> Result<Totals, ReadError> {
         if let Some(totals) = self.totals {
             return Ok(totals);
         }
-        match self.db.get(keys::TOTALS)? {
+        match self.store.db.get(keys::TOTALS)? {
             Some(bytes) => decode_totals(keys::TOTALS, &bytes),
             None => Err(ReadError::corrupt_record(keys::TOTALS, "missing")),
         }
@@ -317,7 +315,7 @@ impl<'a> WriteSet<'a> {
             Entry::Occupied(cached) => Ok(cached.into_mut()),
             Entry::Vacant(slot) => {
                 let key = keys::aggregate(scope);
-                let stored = match self.db.get(&key)? {
+                let stored = match self.store.db.get(&key)? {
                     Some(bytes) => Aggregate::decode(&key, &bytes)?,
                     None => Aggregate::default(),
                 };

@@ -73,6 +73,23 @@ pub struct ImportSummary {
 /// Why an import failed. Nothing of a batch that failed is written.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// Writing stopped partway (a full disk, a failing store): the first `written`
+    /// households of the input are durable, the others were not written. Importing
+    /// the same input again finishes the job (an import is a merge).
+    #[error(
+        "{} of {} households were written; {}: {source}",
+        thousands(*written),
+        thousands(*total),
+        if source.is_disk_full() { "free space and import again to finish" } else { "import again to finish" }
+    )]
+    Interrupted {
+        /// Households of the input durable in the store, in input order.
+        written: usize,
+        /// Households in the input.
+        total: usize,
+        /// Why writing stopped.
+        source: Box<ImportError>,
+    },
     /// The input is not valid format v1 (every bad line is listed), or could not be read.
     #[error(transparent)]
     Input(#[from] ParseFileError),
@@ -100,6 +117,31 @@ pub enum ImportError {
     },
 }
 
+impl ImportError {
+    /// Whether the import failed because the disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::Interrupted { source, .. } => source.is_disk_full(),
+            Self::Commit(CommitError::Write(error)) => error.is_disk_full(),
+            Self::Read(error) => error.is_disk_full(),
+            _ => false,
+        }
+    }
+}
+
+/// `3600` as `3,600`.
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 impl Node {
     /// Imports a caseload in format v1 from `reader`, reporting progress to `on_event`.
     pub fn import(
@@ -119,7 +161,14 @@ impl Node {
         };
         let mut committed = 0;
         for batch in households.chunks(options.batch_size.max(1)) {
-            for outcome in self.write_batch(batch)? {
+            let outcomes = self
+                .write_batch(batch)
+                .map_err(|source| ImportError::Interrupted {
+                    written: committed,
+                    total,
+                    source: Box::new(source),
+                })?;
+            for outcome in outcomes {
                 match outcome {
                     ApplyOutcome::Created => summary.created += 1,
                     ApplyOutcome::Updated => summary.merged += 1,

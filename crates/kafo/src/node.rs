@@ -63,6 +63,11 @@ pub struct Status {
     pub visits: u64,
     /// Bytes the store takes on disk.
     pub size_on_disk: u64,
+    /// Bytes free on the disk the store lives on (`None` when it cannot be read).
+    pub free_space: Option<u64>,
+    /// Free space is running low: writes stop when the disk is nearly full (reading
+    /// always works), so the user should free some space.
+    pub low_space: bool,
 }
 
 impl Node {
@@ -140,6 +145,7 @@ impl Node {
     /// What the store holds.
     pub fn status(&self) -> Result<Status, ReadError> {
         let totals = self.store.totals()?;
+        let space = self.store.space().ok();
         Ok(Status {
             device_id: self.device_id().to_string(),
             data_dir: self.data_dir.clone(),
@@ -147,6 +153,8 @@ impl Node {
             people: totals.members,
             visits: totals.visits,
             size_on_disk: self.store.size_on_disk()?,
+            free_space: space.as_ref().map(|space| space.free),
+            low_space: space.is_some_and(|space| space.is_low()),
         })
     }
 }

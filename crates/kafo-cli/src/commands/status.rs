@@ -47,15 +47,33 @@ pub fn status(data_dir: &Path, json: bool) -> Result<(), Failure> {
             enrolment,
         });
     }
+    if status.low_space {
+        eprintln!("{}", low_space_warning(&status));
+    }
+    let free = status
+        .free_space
+        .map_or_else(|| "unknown".to_owned(), human_bytes);
     print_text(&format!(
-        "device id     {}\nenrolment     {enrolment_line}\ndata dir      {}\nhouseholds    {}\npeople        {}\nvisits        {}\nsize on disk  {}\n",
+        "device id     {}\nenrolment     {enrolment_line}\ndata dir      {}\nhouseholds    {}\npeople        {}\nvisits        {}\nsize on disk  {}\nfree space    {free}{}\n",
         status.device_id,
         status.data_dir.display(),
         status.households,
         status.people,
         status.visits,
         human_bytes(status.size_on_disk),
+        if status.low_space { " (low)" } else { "" },
     ))
+}
+
+/// What a user reads when the disk is running low.
+pub fn low_space_warning(status: &kafo::Status) -> String {
+    format!(
+        "warning: only {} free on the disk of {}: free some space (writes stop when the disk is nearly full; reading keeps working)",
+        status
+            .free_space
+            .map_or_else(|| "a little".to_owned(), human_bytes),
+        status.data_dir.display()
+    )
 }
 
 /// Bytes in KiB/MiB/GiB with one decimal.
