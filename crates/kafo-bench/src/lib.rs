@@ -124,3 +124,36 @@ pub fn row(what: &str, measured: &str, target: &str, ok: bool) {
         if ok { "ok" } else { "MISSED" }
     );
 }
+
+/// The flag with which a bench binary re-runs itself to measure one command ([`measure`]).
+pub const MEASURE_FLAG: &str = "--measure";
+
+/// Runs `command` in a fresh copy of the current bench binary (which must hand
+/// [`MEASURE_FLAG`] to [`measure`]), so that the peak RSS is the command's own.
+pub fn measured(command: &[&str]) -> anyhow::Result<ChildCost> {
+    let me = std::env::current_exe()?;
+    let output = Command::new(me).arg(MEASURE_FLAG).args(command).output()?;
+    if !output.status.success() {
+        bail!(
+            "{:?} failed: {}",
+            command,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let text = String::from_utf8(output.stdout)?;
+    let mut parts = text.split_whitespace();
+    let wall_ns: u64 = parts.next().context("wall time")?.parse()?;
+    let peak_rss: u64 = parts.next().context("peak rss")?.parse()?;
+    Ok(ChildCost {
+        wall: Duration::from_nanos(wall_ns),
+        peak_rss,
+    })
+}
+
+/// The measurer: runs one command and prints `wall_ns peak_rss_bytes`.
+pub fn measure(command: &[String]) -> anyhow::Result<()> {
+    let (program, args) = command.split_first().context("a command to measure")?;
+    let cost = run_measured(Command::new(program).args(args))?;
+    println!("{} {}", cost.wall.as_nanos(), cost.peak_rss);
+    Ok(())
+}

@@ -79,6 +79,14 @@ pub enum Command {
     Sync(SyncArgs),
     /// List the peers this device synced with: addresses, last sync and its result.
     Peers,
+    /// The supervisor's report: overdue vaccines, malnutrition (WHO z-scores, MUAC),
+    /// antenatal care, urgent referrals nobody followed up, danger signs, and each
+    /// CHW's activity, computed offline from the synced households.
+    ///
+    /// Prints the lists most urgent first (--json: one document); --csv DIR writes one
+    /// CSV per list, --html FILE one self-contained page with charts that opens offline.
+    #[command(after_help = EXIT_CODES)]
+    Report(ReportArgs),
     /// Create a program (the root of trust) on this device.
     #[command(subcommand)]
     Program(ProgramCommand),
@@ -270,6 +278,43 @@ pub struct ExportArgs {
     /// Write to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The date the report is as of, YYYY-MM-DD (visits after it are ignored). Default: today.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<jiff::civil::Date>,
+    /// Only this health area.
+    #[arg(long, value_name = "A")]
+    pub area: Option<String>,
+    /// Only this CHW's caseload.
+    #[arg(long, value_name = "C")]
+    pub chw: Option<String>,
+    /// The month whose visits are counted per CHW, YYYY-MM. Default: the month of --as-of.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub period: Option<String>,
+    /// An immunisation schedule in TOML (the form of Kafo's built-in Mali EPI schedule).
+    #[arg(long, value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
+    /// The language of labels.
+    #[arg(long, value_enum, default_value = "fr")]
+    pub lang: Lang,
+    /// Write one CSV file per list into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub csv: Option<PathBuf>,
+    /// Write the report as one self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// The language of a report's labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// French (the language of Mali's health system).
+    Fr,
+    /// English.
+    En,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,7 +12,7 @@ use kafo::net::{
 };
 use kafo::store::OpenStoreError;
 use kafo::trust::{HistoryError, TrustError};
-use kafo::{AddVisitError, ExportError, ImportError, OpenError, ReadHouseholdError};
+use kafo::{AddVisitError, ExportError, ImportError, OpenError, ReadHouseholdError, ReportError};
 
 /// Exit code for bad input data (sysexits EX_DATAERR).
 pub const EXIT_BAD_DATA: u8 = 65;
@@ -117,6 +117,17 @@ pub enum Failure {
     /// A household's history could not be read.
     #[error("{0}")]
     History(#[from] HistoryError),
+    /// The report could not be computed.
+    #[error("report failed: {0}")]
+    Report(#[from] ReportError),
+    /// A chart of the HTML report could not be drawn.
+    #[error("cannot draw the chart {chart}: {message}")]
+    Chart {
+        /// Which chart.
+        chart: &'static str,
+        /// What the plotting library said.
+        message: String,
+    },
 }
 
 impl Failure {
@@ -161,6 +172,8 @@ impl Failure {
             Self::Input(_) => EXIT_IO,
             Self::Trust(error) => trust_exit_code(error),
             Self::History(error) => history_exit_code(error),
+            Self::Report(_) => EXIT_IO,
+            Self::Chart { .. } => EXIT_FAILURE,
         }
     }
 }

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod failure;
 mod output;
+mod report;
 mod runtime;
 mod trust_view;
 
@@ -59,6 +60,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve(args) => commands::serve::serve(&data_dir, json, &args),
         Command::Sync(args) => commands::sync::sync(&data_dir, json, &args),
         Command::Peers => commands::peers::peers(&data_dir, json),
+        Command::Report(args) => commands::report::report(&data_dir, json, &args),
         Command::Program(ProgramCommand::Create(args)) => {
             commands::trust::program_create(&data_dir, json, &args)
         }

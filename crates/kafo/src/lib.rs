@@ -4,7 +4,9 @@
 //! What it does: [`Node::open`] opens (or creates) a device's durable store and
 //! identity; [`Node::import`] and [`Node::export`] move caseloads in and out in
 //! format v1; [`Node::households`], [`Node::household`] and [`Node::add_visit`]
-//! find, read and edit records; [`Node::serve`] syncs with the devices around
+//! find, read and edit records; [`Node::report`] answers a supervisor's questions
+//! (overdue vaccines, malnutrition, antenatal care, referrals, activity) with
+//! `kafo-health`'s rules; [`Node::serve`] syncs with the devices around
 //! ([`net`]), [`Node::sync_with`] and [`Node::sync_over`] run one session with one
 //! peer, over libp2p or any byte stream. [`trust`] enrols devices in a health
 //! program, signs the changes they author and checks every peer and every change
@@ -31,6 +33,7 @@ mod import;
 pub mod net;
 mod node;
 mod records;
+mod report;
 pub mod sync;
 pub mod trust;
 
@@ -39,6 +42,8 @@ pub use identity::{DeviceId, DeviceIdentity, IdentityDecodeError, ParseDeviceIdE
 pub use import::{ImportError, ImportEvent, ImportOptions, ImportSummary};
 pub use node::{Node, OpenError, Status};
 pub use records::{AddVisitError, Conflict, HouseholdListing, HouseholdView, ReadHouseholdError};
+pub use report::{ReportError, ReportOptions};
 
+pub use kafo_health as health;
 pub use kafo_model as model;
 pub use kafo_store as store;

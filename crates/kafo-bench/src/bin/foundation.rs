@@ -5,15 +5,14 @@
 //! `cargo build --release -p kafo-cli && cargo run --release -p kafo-bench --bin foundation`
 //! Options: `--chws N` (default 57), `--seed S`.
 
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use kafo_bench::{ChildCost, dir_size, kafo_binary, mib, row, run_measured};
+use kafo_bench::{MEASURE_FLAG, dir_size, kafo_binary, measure, measured, mib, row};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--measure") {
+    if args.get(1).map(String::as_str) == Some(MEASURE_FLAG) {
         return measure(&args[2..]);
     }
     let chws = flag(&args, "--chws").unwrap_or(57);
@@ -111,35 +110,6 @@ fn main() -> anyhow::Result<()> {
     if !identical {
         bail!("the export differs from the imported file");
     }
-    Ok(())
-}
-
-/// Runs `command` in a fresh copy of this binary, so its peak RSS is its own.
-fn measured(command: &[&str]) -> anyhow::Result<ChildCost> {
-    let me = std::env::current_exe()?;
-    let output = Command::new(me).arg("--measure").args(command).output()?;
-    if !output.status.success() {
-        bail!(
-            "{:?} failed: {}",
-            command,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let text = String::from_utf8(output.stdout)?;
-    let mut parts = text.split_whitespace();
-    let wall_ns: u64 = parts.next().context("wall time")?.parse()?;
-    let peak_rss: u64 = parts.next().context("peak rss")?.parse()?;
-    Ok(ChildCost {
-        wall: Duration::from_nanos(wall_ns),
-        peak_rss,
-    })
-}
-
-/// The measurer: runs one command and prints `wall_ns peak_rss_bytes`.
-fn measure(command: &[String]) -> anyhow::Result<()> {
-    let (program, args) = command.split_first().context("a command to measure")?;
-    let cost = run_measured(Command::new(program).args(args))?;
-    println!("{} {}", cost.wall.as_nanos(), cost.peak_rss);
     Ok(())
 }
 

@@ -7,6 +7,7 @@ pub mod history;
 pub mod household;
 pub mod import;
 pub mod peers;
+pub mod report;
 pub mod serve;
 pub mod status;
 pub mod sync;
