@@ -119,14 +119,18 @@ impl Node {
         };
         let mut committed = 0;
         for batch in households.chunks(options.batch_size.max(1)) {
-            for outcome in self.write_batch(batch)? {
+            let mut changed: Vec<HouseholdId> = Vec::new();
+            for (household, outcome) in batch.iter().zip(self.write_batch(batch)?) {
                 match outcome {
                     ApplyOutcome::Created => summary.created += 1,
                     ApplyOutcome::Updated => summary.merged += 1,
                     ApplyOutcome::Unchanged => summary.unchanged += 1,
                 }
+                if outcome != ApplyOutcome::Unchanged && !changed.contains(&household.id) {
+                    changed.push(household.id.clone());
+                }
             }
-            self.note_change();
+            self.note_change(changed);
             committed += batch.len();
             debug!(committed, total, "import batch durable");
             on_event(ImportEvent::Committed { committed, total });
