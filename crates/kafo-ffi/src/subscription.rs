@@ -183,7 +183,7 @@ fn deliver(listener: &dyn NodeListener, change: &Change) {
         Change::Households(ids) => {
             listener.on_households_changed(ids.iter().map(ToString::to_string).collect());
         }
-        Change::Sync(event) => listener.on_sync_event(SyncEvent::from(event)),
+        Change::Sync(event) => listener.on_sync_event(SyncEvent::from(event.as_ref())),
     }));
     if call.is_err() {
         warn!("the app's change listener failed");

@@ -22,7 +22,7 @@ pub enum Change {
     /// peer sent), in the order the writes happened; each appears once.
     Households(Vec<HouseholdId>),
     /// A running node ([`Node::serve`]) reported a sync event.
-    Sync(NodeEvent),
+    Sync(Box<NodeEvent>),
 }
 
 /// A stream of [`Change`]s from [`Node::subscribe`].
@@ -94,7 +94,7 @@ pub(crate) async fn forward_sync_events(
     loop {
         match events.recv().await {
             Ok(event) => match node.upgrade() {
-                Some(node) => node.feed.publish(Change::Sync(event)),
+                Some(node) => node.feed.publish(Change::Sync(Box::new(event))),
                 None => return,
             },
             Err(RecvError::Lagged(_)) => continue,
