@@ -168,14 +168,18 @@ impl Node {
                     total,
                     source: Box::new(source),
                 })?;
-            for outcome in outcomes {
+            let mut changed: Vec<HouseholdId> = Vec::new();
+            for (household, outcome) in batch.iter().zip(outcomes) {
                 match outcome {
                     ApplyOutcome::Created => summary.created += 1,
                     ApplyOutcome::Updated => summary.merged += 1,
                     ApplyOutcome::Unchanged => summary.unchanged += 1,
                 }
+                if outcome != ApplyOutcome::Unchanged && !changed.contains(&household.id) {
+                    changed.push(household.id.clone());
+                }
             }
-            self.note_change();
+            self.note_change(changed);
             committed += batch.len();
             debug!(committed, total, "import batch durable");
             on_event(ImportEvent::Committed { committed, total });

@@ -27,9 +27,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod changes;
 mod export;
 mod identity;
 mod import;
+pub mod link;
 pub mod net;
 mod node;
 mod records;
@@ -37,9 +39,11 @@ mod report;
 pub mod sync;
 pub mod trust;
 
+pub use changes::{Change, Subscription};
 pub use export::{ExportError, ExportSummary};
 pub use identity::{DeviceId, DeviceIdentity, IdentityDecodeError, ParseDeviceIdError};
 pub use import::{ImportError, ImportEvent, ImportOptions, ImportSummary};
+pub use link::{Link, LinkError};
 pub use node::{Node, OpenError, Status};
 pub use records::{AddVisitError, Conflict, HouseholdListing, HouseholdView, ReadHouseholdError};
 pub use report::{ReportError, ReportOptions};

@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use kafo_model::HouseholdId;
 use kafo_store::{OpenStoreError, ReadError, Store, WriteError};
 use tokio::sync::watch;
 use tracing::info;
 
+use crate::changes::{Change, ChangeFeed};
 use crate::identity::{DeviceId, DeviceIdentity, IdentityDecodeError, META_DEVICE_KEY};
 use crate::trust::state::{TrustState, TrustStateError};
 
@@ -22,6 +24,8 @@ pub struct Node {
     data_dir: PathBuf,
     /// Bumped after every durable write through this node (see [`Node::changes`]).
     changes: watch::Sender<u64>,
+    /// Subscribers to the households each write changed (see [`Node::subscribe`]).
+    pub(crate) feed: ChangeFeed,
     /// Serialises the read-modify-write of the persisted peer records.
     pub(crate) peer_records: Mutex<()>,
     /// The program this device belongs to and what it knows of it.
@@ -98,6 +102,7 @@ impl Node {
             identity,
             data_dir,
             changes: watch::Sender::new(0),
+            feed: ChangeFeed::default(),
             peer_records: Mutex::new(()),
             trust,
         })
@@ -116,10 +121,14 @@ impl Node {
         *self.changes.borrow()
     }
 
-    /// Records that the store changed (after the write is durable).
-    pub(crate) fn note_change(&self) {
+    /// Records that the store changed (after the write is durable): these households
+    /// were written.
+    pub(crate) fn note_change(&self, households: Vec<HouseholdId>) {
         self.changes
             .send_modify(|count| *count = count.wrapping_add(1));
+        if !households.is_empty() {
+            self.feed.publish(Change::Households(households));
+        }
     }
 
     /// This device's id.

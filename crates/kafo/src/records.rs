@@ -153,6 +153,12 @@ impl Node {
         }))
     }
 
+    /// The household's automerge document in `save()` form (for an app that reads it
+    /// with automerge's own libraries), `None` if it is not stored.
+    pub fn document_bytes(&self, id: &HouseholdId) -> Result<Option<Vec<u8>>, ReadError> {
+        self.store.compacted_bytes(id)
+    }
+
     /// Records a visit, checked by the same rules as an import; durable on return.
     pub fn add_visit(
         &self,
@@ -182,7 +188,7 @@ impl Node {
         });
         match result {
             Ok((scope, _outcome)) => {
-                self.note_change();
+                self.note_change(vec![household.clone()]);
                 Ok(scope)
             }
             Err(UpdateError::Edit { source, .. }) => Err(source),

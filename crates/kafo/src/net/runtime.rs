@@ -116,6 +116,10 @@ impl Node {
         let (handle, incoming) = network.into_parts();
         let net_events = handle.events();
         let (events, _) = broadcast::channel(config.event_queue);
+        tokio::spawn(crate::changes::forward_sync_events(
+            Arc::downgrade(&self),
+            events.subscribe(),
+        ));
         let (commands, command_receiver) = mpsc::channel(COMMAND_QUEUE);
         let live = Arc::new(Live::default());
         live.lock().records = records

@@ -197,9 +197,9 @@ struct ObservedStorage<'a, F> {
 }
 
 impl<F: FnMut(u64)> ObservedStorage<'_, F> {
-    fn applied(&mut self, changes_added: u64) {
+    fn applied(&mut self, id: &HouseholdId, changes_added: u64) {
         if changes_added > 0 {
-            self.node.note_change();
+            self.node.note_change(vec![id.clone()]);
             self.own_changes += 1;
             self.docs_applied += 1;
             (self.on_applied)(self.docs_applied);
@@ -240,7 +240,7 @@ impl<F: FnMut(u64)> SyncStorage for ObservedStorage<'_, F> {
     ) -> Result<ApplyOutcome, StorageError> {
         let outcome = self.inner.get().apply(id, payload, within)?;
         if let ApplyOutcome::Applied { changes_added, .. } = &outcome {
-            self.applied(*changes_added);
+            self.applied(id, *changes_added);
         }
         Ok(outcome)
     }
@@ -254,7 +254,7 @@ impl<F: FnMut(u64)> SyncStorage for ObservedStorage<'_, F> {
     ) -> Result<StepOutcome, StorageError> {
         let outcome = self.inner.get().sync_step(id, state, message, within)?;
         if let StepOutcome::Stepped { changes_added, .. } = &outcome {
-            self.applied(*changes_added);
+            self.applied(id, *changes_added);
         }
         Ok(outcome)
     }
