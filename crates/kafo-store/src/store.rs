@@ -278,9 +278,8 @@ fn open_error(dir: &Path, err: sled::Error) -> OpenStoreError {
     let path = dir.to_path_buf();
     match err {
         sled::Error::Io(source) if is_lock_conflict(&source) => OpenStoreError::Locked { path },
+        // What the failed snapshot left behind is removed by the next open.
         sled::Error::Io(source) if space::is_disk_full(&source) => {
-            // What a failed snapshot left behind must not fail the next open.
-            let _ = recovery::remove_interrupted_files(dir);
             OpenStoreError::DiskFull { path }
         }
         sled::Error::Io(source) => OpenStoreError::Io { path, source },
