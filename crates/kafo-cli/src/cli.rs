@@ -124,6 +124,32 @@ pub enum Command {
     /// Show this device's id (its libp2p peer id) and its enrolment: program, role,
     /// scopes and expiry.
     Whoami,
+    /// Check the store: every household document, the device identity, the trust
+    /// state, the index and counters, and free space.
+    ///
+    /// Exits 0 when the store is healthy, 1 when it found problems (listed), 74 when
+    /// the store cannot be read at all. With --salvage DIR, copies every household that
+    /// still reads, the device identity and the trust state into a new store built in
+    /// DIR (empty, on the same disk), then puts the new store in the store's place and
+    /// keeps the damaged one beside it as `<store>.damaged-<time>`: only what is truly
+    /// unreadable is lost.
+    #[command(after_help = DOCTOR_EXIT_CODES)]
+    Doctor(DoctorArgs),
+}
+
+const DOCTOR_EXIT_CODES: &str = "\
+Exit codes:
+  0   the store is healthy (after --salvage: nothing was lost)
+  1   problems found (after --salvage: some households could not be read), or the store is in
+      use by a running kafo
+  74  the store cannot be read at all, or the salvage could not be written";
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Replace a damaged store: build a new store in DIR (empty or absent, on the
+    /// same disk) from everything readable, then swap it in.
+    #[arg(long, value_name = "DIR")]
+    pub salvage: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use kafo::doctor::DoctorError;
 use kafo::model::parse::ParseFileError;
 use kafo::net::{
     PeerRecordError, ServeError, SessionSetupError, SyncOutcome, SyncOverError, SyncWithError,
@@ -120,6 +121,12 @@ pub enum Failure {
     /// The report could not be computed.
     #[error("report failed: {0}")]
     Report(#[from] ReportError),
+    /// `kafo doctor` could not check or salvage the store.
+    #[error("{0}")]
+    Doctor(#[from] kafo::doctor::DoctorError),
+    /// `kafo doctor` found problems (already printed).
+    #[error("{0}")]
+    DoctorFound(String),
     /// A chart of the HTML report could not be drawn.
     #[error("cannot draw the chart {chart}: {message}")]
     Chart {
@@ -174,6 +181,9 @@ impl Failure {
             Self::History(error) => history_exit_code(error),
             Self::Report(_) => EXIT_IO,
             Self::Chart { .. } => EXIT_FAILURE,
+            Self::Doctor(DoctorError::Open(OpenStoreError::Locked { .. })) => EXIT_FAILURE,
+            Self::Doctor(_) => EXIT_IO,
+            Self::DoctorFound(_) => EXIT_FAILURE,
         }
     }
 }

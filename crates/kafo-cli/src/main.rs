@@ -69,6 +69,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Revoke(args) => commands::trust::revoke(&data_dir, json, &args),
         Command::Devices => commands::devices::devices(&data_dir, json),
         Command::Whoami => commands::devices::whoami(&data_dir, json),
+        Command::Doctor(args) => commands::doctor::doctor(&data_dir, json, &args),
     }
 }
 

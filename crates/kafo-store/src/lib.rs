@@ -68,6 +68,8 @@ mod attest;
 mod changes;
 mod edit;
 mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 mod index;
 mod keys;
 mod pending;

@@ -28,6 +28,7 @@
 //! ```
 
 pub mod changes;
+pub mod doctor;
 mod export;
 mod identity;
 mod import;

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod devices;
+pub mod doctor;
 pub mod export;
 pub mod generate;
 pub mod history;
