@@ -7,8 +7,11 @@
 //!   store that changed since the last one, so opening needs some free space. The
 //!   store keeps a *reserve*, a file of [`RESERVE_BYTES`] beside its data, created
 //!   while space is plentiful. When an open fails for want of space, the reserve is
-//!   released and the open tried again; the reserve comes back at a later open once
-//!   the space is there.
+//!   released and the open tried again. Opening gives back the space it took
+//!   (sled replaces its previous snapshot), so the reserve is put back as soon as
+//!   it fits, before any write may use that space: while it is missing, writes
+//!   must leave room for it too. So another app filling the disk again never
+//!   leaves the store without its reserve.
 //! - **sled never meets a full disk mid-write.** Before every write the store
 //!   checks the free space and refuses the write, with [`WriteError::DiskFull`] and
 //!   nothing written, when less than the guard's margin is left. Should the disk
@@ -35,6 +38,9 @@ pub const RESERVE_BYTES: u64 = 2 * 1024 * 1024;
 const GUARD_FRACTION: u64 = 10;
 const GUARD_MIN: u64 = 512 * 1024;
 const GUARD_MAX: u64 = 16 * 1024 * 1024;
+
+/// Free space the reserve's restoration leaves beside it (sled's next snapshot).
+const RESTORE_SLACK: u64 = 128 * 1024;
 
 /// Below this much free space, [`Store::space`](crate::Store::space) reports
 /// the disk as running low, so that the user frees space before writes stop.
@@ -102,9 +108,18 @@ impl SpaceGuard {
     /// When free space cannot be read, the write goes ahead (sled reports a
     /// full disk itself, atomically).
     pub(crate) fn check(&self) -> Result<(), (u64, u64)> {
+        if !reserve_in_place(&self.dir) {
+            restore_reserve(&self.dir);
+        }
         match filesystem_space(&self.dir) {
             Ok((free, total)) => {
-                let margin = write_margin(total);
+                // Until the reserve is back, writes leave room for it as well.
+                let missing_reserve = if reserve_in_place(&self.dir) {
+                    0
+                } else {
+                    RESERVE_BYTES
+                };
+                let margin = write_margin(total) + missing_reserve;
                 if free < margin {
                     warn!(free, margin, "disk nearly full: write refused");
                     Err((free, margin))
@@ -149,17 +164,18 @@ pub(crate) fn release_reserve(dir: &Path) -> bool {
     }
 }
 
-/// Puts the reserve in place if it is missing and the disk has room for it and
-/// the write margin beside it. Best effort: a store without its reserve still
-/// works, it only loses the guarantee of opening on a full disk.
+/// Puts the reserve in place if it is missing and the disk has room for it: it
+/// comes before any write (the write guard keeps its room free while it is
+/// missing). Best effort: a store without its reserve still works, it only loses
+/// the guarantee of opening on a full disk.
 pub(crate) fn restore_reserve(dir: &Path) {
     if reserve_in_place(dir) {
         return;
     }
-    let Ok((free, total)) = filesystem_space(dir) else {
+    let Ok((free, _)) = filesystem_space(dir) else {
         return;
     };
-    if free < RESERVE_BYTES + 2 * write_margin(total) {
+    if free < RESERVE_BYTES + RESTORE_SLACK {
         debug!(free, "no room for the store's reserve yet");
         return;
     }
