@@ -4,6 +4,8 @@
 //!
 //! Run a bench in release mode, e.g. `cargo run --release -p kafo-bench --bin foundation`.
 
+pub mod faults;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
