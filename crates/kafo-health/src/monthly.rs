@@ -30,10 +30,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::civil::Date;
 use kafo_model::{AreaId, Household, HouseholdStatus, Person, PersonId, Visit, VisitKind};
 
-use crate::age::{add_days, age_days, is_under_five, reference_birth_date};
+use crate::age::{age_days, is_under_five, reference_birth_date};
 use crate::growth::{MuacClass, muac_class};
-use crate::pregnancy::GESTATION_DAYS;
-use crate::{Period, Schedule};
+use crate::{Period, Schedule, pregnancy};
 
 /// Visits in the month, any kind.
 pub const HOME_VISITS: &str = "home_visits";
@@ -200,12 +199,7 @@ fn pregnancy_spans(period: Period, person: &Person) -> bool {
     let Some(pregnancy) = &person.pregnancy else {
         return false;
     };
-    let lmp = pregnancy
-        .lmp
-        .or_else(|| pregnancy.edd.and_then(|edd| add_days(edd, -GESTATION_DAYS)));
-    let edd = pregnancy
-        .edd
-        .or_else(|| pregnancy.lmp.and_then(|lmp| add_days(lmp, GESTATION_DAYS)));
+    let (lmp, edd) = pregnancy::dates(pregnancy);
     match (lmp, edd) {
         (Some(lmp), Some(edd)) => lmp <= period.last_day() && edd >= period.first_day(),
         _ => false,
