@@ -159,3 +159,12 @@ pub fn measure(command: &[String]) -> anyhow::Result<()> {
     println!("{} {}", cost.wall.as_nanos(), cost.peak_rss);
     Ok(())
 }
+
+/// The value of `--seed S` among a bench binary's `args`, 1 by default.
+pub fn seed_arg(args: &[String]) -> u64 {
+    args.iter()
+        .position(|arg| arg == "--seed")
+        .and_then(|at| args.get(at + 1))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(1)
+}

@@ -47,7 +47,9 @@ pub enum Command {
     /// Import households from a format v1 file (JSON Lines), all or nothing.
     #[command(after_help = EXIT_CODES)]
     Import(ImportArgs),
-    /// Export every household in canonical format v1.
+    /// Export every household in canonical format v1, or (FORMAT) the month's DHIS2
+    /// data, a FHIR R4 bundle or CSV tables.
+    #[command(after_help = EXIT_CODES)]
     Export(ExportArgs),
     /// List and show households.
     #[command(subcommand)]
@@ -300,10 +302,74 @@ pub enum ProgressMode {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ExportArgs {
+    /// Write to this file instead of standard output (format v1, with no FORMAT).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Another format than format v1: what the district's systems take.
+    #[command(subcommand)]
+    pub format: Option<ExportFormat>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportFormat {
+    /// A month's indicators per area as DHIS2 dataValueSets JSON, through a mapping file.
+    ///
+    /// The mapping (TOML) names the data set, each area's orgUnit and each indicator's
+    /// dataElement (and optional categoryOptionCombo); only the indicators it names are
+    /// written, and zero counts only with `write_zeros = true`. Every UID is checked, and
+    /// a bad mapping, an area with no orgUnit or a bad --period exits 65 with nothing
+    /// written. The counts are `kafo report`'s `monthly_indicators`. See
+    /// docs/dhis2-mapping.sample.toml.
+    #[command(after_help = EXIT_CODES)]
+    Dhis2(Dhis2Args),
+    /// A FHIR R4 transaction Bundle: a Group per household, a Patient per person, an
+    /// Encounter per visit, Observations (measurements, danger signs), Immunizations and
+    /// ServiceRequests (referrals); entries are PUT, so sending it twice is harmless.
+    #[command(after_help = EXIT_CODES)]
+    Fhir(FhirArgs),
+    /// Flat CSV tables for spreadsheets into DIR: households.csv, people.csv, visits.csv,
+    /// vaccines.csv, referrals.csv (UTF-8 with a BOM, a header row).
+    #[command(after_help = EXIT_CODES)]
+    Csv(CsvArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Dhis2Args {
+    /// The month, YYYY-MM.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub period: String,
+    /// The program's mapping file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub mapping: PathBuf,
+    /// Write to this file instead of standard output (nothing is written on error).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// An immunisation schedule in TOML, whose doses give the `doses_<CODE>` indicators.
+    #[arg(long, value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FhirArgs {
+    /// Only this health area.
+    #[arg(long, value_name = "A")]
+    pub area: Option<String>,
+    /// Only the visits dated on or after this date, YYYY-MM-DD, with the Groups and
+    /// Patients of their households.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
     /// Write to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CsvArgs {
+    /// The directory to write the tables into (created if needed).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -5,8 +5,9 @@
 //! EPI [`schedule`] that is data), WHO 2006 growth z-scores and acute malnutrition
 //! ([`growth`], from WHO's LMS tables vendored unchanged), antenatal care
 //! ([`pregnancy`]), urgent referrals nobody followed up ([`referral`]), recent danger
-//! signs ([`danger`]) and each CHW's activity ([`activity`]). [`Reporter`] streams
-//! households one at a time into a [`Report`]. Each rule lives in one module and is a
+//! signs ([`danger`]), each CHW's activity ([`activity`]) and the monthly indicators
+//! a health centre owes the district ([`monthly`], what the DHIS2 export sends).
+//! [`Reporter`] streams households one at a time into a [`Report`]. Each rule lives in one module and is a
 //! public function, so that the report and the exports count the same things.
 //!
 //! What it does not do: no IO, no clock (the date comes in as an argument), no
@@ -33,12 +34,14 @@ pub mod age;
 pub mod danger;
 pub mod growth;
 pub mod immunisation;
+pub mod monthly;
 pub mod period;
 pub mod pregnancy;
 pub mod referral;
 mod report;
 pub mod schedule;
 
+pub use monthly::{MonthlyCounter, MonthlyIndicators, indicator_keys};
 pub use period::{ParsePeriodError, Period};
 pub use report::{
     ChartData, ChwRow, CoverageRow, DangerSignRow, GrowthRow, MalnutritionRow, OverdueVaccineRow,

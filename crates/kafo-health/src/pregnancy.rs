@@ -68,6 +68,18 @@ pub struct PregnancyStatus {
     pub edd_passed_no_postnatal: bool,
 }
 
+/// The dates the rules count from: the LMP (`lmp`, else `edd − 280 days`) and the
+/// EDD (`edd`, else `lmp + 280 days`); `None` when neither is recorded.
+pub fn dates(pregnancy: &Pregnancy) -> (Option<Date>, Option<Date>) {
+    let lmp = pregnancy
+        .lmp
+        .or_else(|| pregnancy.edd.and_then(|edd| add_days(edd, -GESTATION_DAYS)));
+    let edd = pregnancy
+        .edd
+        .or_else(|| pregnancy.lmp.and_then(|lmp| add_days(lmp, GESTATION_DAYS)));
+    (lmp, edd)
+}
+
 /// The status of `person`'s `pregnancy` on `as_of`, from the household's `visits`.
 pub fn assess<'v>(
     person: &PersonId,
@@ -75,12 +87,7 @@ pub fn assess<'v>(
     visits: impl IntoIterator<Item = &'v Visit> + Clone,
     as_of: Date,
 ) -> PregnancyStatus {
-    let lmp = pregnancy
-        .lmp
-        .or_else(|| pregnancy.edd.and_then(|edd| add_days(edd, -GESTATION_DAYS)));
-    let edd = pregnancy
-        .edd
-        .or_else(|| pregnancy.lmp.and_then(|lmp| add_days(lmp, GESTATION_DAYS)));
+    let (lmp, edd) = dates(pregnancy);
     let hers = |kind: VisitKind| {
         visits.clone().into_iter().filter(move |visit| {
             &visit.person_id == person && visit.kind == kind && visit.date <= as_of

@@ -38,13 +38,18 @@ pub fn open_referrals<'v>(
         if visit.date > as_of {
             return None;
         }
-        let followed_up = visits.iter().any(|later| {
-            later.person_id == visit.person_id && later.date > visit.date && later.date <= as_of
-        });
-        (!followed_up).then(|| OpenReferral {
+        (!is_followed_up(visit, visits, as_of)).then(|| OpenReferral {
             visit,
             referral,
             days_open: days_between(visit.date, as_of),
         })
+    })
+}
+
+/// Whether a visit to the same person as `visit`, dated strictly after it and on or
+/// before `as_of`, is among `visits` (one household's): what closes a referral.
+pub fn is_followed_up(visit: &Visit, visits: &[Visit], as_of: Date) -> bool {
+    visits.iter().any(|later| {
+        later.person_id == visit.person_id && later.date > visit.date && later.date <= as_of
     })
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::activity::{ChwActivity, in_period, week_start};
 use crate::age::{age_days, is_under_five, reference_birth_date};
 use crate::growth::{self, MuacClass, Severity};
+use crate::monthly::{MonthlyCounter, MonthlyIndicators};
 use crate::referral::open_referrals;
 use crate::schedule::Schedule;
 use crate::{Period, danger, immunisation, pregnancy};
@@ -73,6 +74,9 @@ pub struct Report {
     pub birth_date_unknown: Vec<UnknownBirthDateRow>,
     /// Per dose of the schedule: children it is due for, and those who had it.
     pub epi_coverage: Vec<CoverageRow>,
+    /// The period's monthly indicators (what `kafo export dhis2` sends): area →
+    /// indicator key → count.
+    pub monthly_indicators: MonthlyIndicators,
     /// What the charts draw (not part of the JSON document).
     #[serde(skip)]
     pub charts: ChartData,
@@ -85,6 +89,7 @@ pub struct Reporter {
     params: ReportParams,
     activity: BTreeMap<(AreaId, ChwId), ChwActivity>,
     coverage: Vec<(u64, u64)>,
+    monthly: MonthlyCounter,
     report: Report,
     histories: BTreeMap<PersonId, WeightHistory>,
 }
@@ -105,10 +110,12 @@ impl Reporter {
             danger_signs: Vec::new(),
             birth_date_unknown: Vec::new(),
             epi_coverage: Vec::new(),
+            monthly_indicators: MonthlyIndicators::new(),
             charts: ChartData::default(),
         };
         Self {
             coverage: vec![(0, 0); params.schedule.doses.len()],
+            monthly: MonthlyCounter::new(params.period, params.as_of, &params.schedule),
             params,
             activity: BTreeMap::new(),
             report,
@@ -121,6 +128,7 @@ impl Reporter {
         if household.status == HouseholdStatus::Closed {
             return;
         }
+        self.monthly.add(household);
         let as_of = self.params.as_of;
         let period = self.params.period;
         self.activity
@@ -341,6 +349,7 @@ impl Reporter {
                 }
             })
             .collect();
+        report.monthly_indicators = self.monthly.finish();
         report.epi_coverage = self
             .params
             .schedule

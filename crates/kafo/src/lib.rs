@@ -4,7 +4,8 @@
 //! What it does: [`Node::open`] opens (or creates) a device's durable store and
 //! identity; [`Node::import`] and [`Node::export`] move caseloads in and out in
 //! format v1; [`Node::households`], [`Node::household`] and [`Node::add_visit`]
-//! find, read and edit records; [`Node::report`] answers a supervisor's questions
+//! find, read and edit records; [`Node::stream_households`] walks a whole caseload one
+//! household at a time (the exports); [`Node::report`] answers a supervisor's questions
 //! (overdue vaccines, malnutrition, antenatal care, referrals, activity) with
 //! `kafo-health`'s rules; [`Node::serve`] syncs with the devices around
 //! ([`net`]), [`Node::sync_with`] and [`Node::sync_over`] run one session with one
@@ -37,6 +38,7 @@ pub mod net;
 mod node;
 mod records;
 mod report;
+mod stream;
 pub mod sync;
 pub mod trust;
 
@@ -48,6 +50,7 @@ pub use link::{Link, LinkError};
 pub use node::{Node, OpenError, Status};
 pub use records::{AddVisitError, Conflict, HouseholdListing, HouseholdView, ReadHouseholdError};
 pub use report::{ReportError, ReportOptions};
+pub use stream::HouseholdStream;
 
 pub use kafo_health as health;
 pub use kafo_model as model;

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use kafo_bench::{ChildCost, MEASURE_FLAG, kafo_binary, measure, measured, mib, row};
+use kafo_bench::{ChildCost, MEASURE_FLAG, kafo_binary, measure, measured, mib, row, seed_arg};
 
 /// (CHWs, target seconds) of each caseload measured.
 const CASELOADS: [(u32, u64); 2] = [(57, 2), (520, 15)];
@@ -21,12 +21,7 @@ fn main() -> anyhow::Result<()> {
     if args.get(1).map(String::as_str) == Some(MEASURE_FLAG) {
         return measure(&args[2..]);
     }
-    let seed = args
-        .iter()
-        .position(|arg| arg == "--seed")
-        .and_then(|at| args.get(at + 1))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(1);
+    let seed = seed_arg(&args);
     let html = args.iter().any(|arg| arg == "--html");
     let kafo = kafo_binary()?;
     let kafo = kafo.to_str().context("utf-8 path")?;

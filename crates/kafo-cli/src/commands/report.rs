@@ -52,12 +52,17 @@ fn options(args: &ReportArgs) -> Result<ReportOptions, Failure> {
             Some(ChwId::parse(chw).map_err(|error| Failure::BadValue(format!("--chw: {error}")))?);
     }
     if let Some(path) = &args.schedule {
-        let text = std::fs::read_to_string(path).map_err(|source| Failure::ReadFile {
-            path: path.clone(),
-            source,
-        })?;
-        options.schedule = Schedule::from_toml(&text)
-            .map_err(|error| Failure::BadValue(format!("{}: {error}", path.display())))?;
+        options.schedule = read_schedule(path)?;
     }
     Ok(options)
+}
+
+/// Reads and checks an immunisation schedule file (`--schedule FILE`).
+pub fn read_schedule(path: &Path) -> Result<Schedule, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|source| Failure::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Schedule::from_toml(&text)
+        .map_err(|error| Failure::BadValue(format!("{}: {error}", path.display())))
 }

@@ -1,0 +1,59 @@
+//! [`Node::stream_households`]: the households of a scope, read one document at a time
+//! in key order (`area/chw/id`), for whatever walks a whole caseload (the exports).
+//! Memory holds one household at a time, never the caseload.
+
+use kafo_model::document;
+use kafo_model::{AreaId, ChwId, Household};
+use kafo_store::{Items, ListFilter};
+
+use crate::node::Node;
+use crate::records::ReadHouseholdError;
+
+/// The households of a scope, one at a time ([`Node::stream_households`]).
+#[derive(Debug)]
+pub struct HouseholdStream<'n> {
+    node: &'n Node,
+    items: Items,
+}
+
+impl Iterator for HouseholdStream<'_> {
+    type Item = Result<Household, ReadHouseholdError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let id = match self.items.next()? {
+                Ok(item) => item.id,
+                Err(error) => return Some(Err(error.into())),
+            };
+            let doc = match self.node.store.document(&id) {
+                Ok(Some(doc)) => doc,
+                // Removed since it was listed.
+                Ok(None) => continue,
+                Err(error) => return Some(Err(error.into())),
+            };
+            return Some(
+                document::read_household(&doc)
+                    .map_err(|source| ReadHouseholdError::Document { id, source }),
+            );
+        }
+    }
+}
+
+impl Node {
+    /// The households of one area and/or CHW (all when both are `None`), read one
+    /// document at a time in key order (`area/chw/id`).
+    pub fn stream_households(
+        &self,
+        area: Option<&AreaId>,
+        chw: Option<&ChwId>,
+    ) -> HouseholdStream<'_> {
+        let filter = ListFilter {
+            area: area.cloned(),
+            chw: chw.cloned(),
+        };
+        HouseholdStream {
+            node: self,
+            items: self.store.list(&filter),
+        }
+    }
+}
