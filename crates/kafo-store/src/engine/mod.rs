@@ -71,12 +71,6 @@ impl std::error::Error for EngineError {
     }
 }
 
-impl From<Inner> for EngineError {
-    fn from(inner: Inner) -> Self {
-        Self(inner)
-    }
-}
-
 /// What an engine's error says about IO.
 pub(crate) trait IoCause: Sized {
     /// The operating system's error, when the engine failed on IO.

@@ -80,7 +80,7 @@ impl Batch {
 
 /// Records in key order, from one read transaction.
 pub(crate) enum Iter {
-    Range(redb::OwnedRange<&'static [u8], &'static [u8]>),
+    Range(Box<redb::OwnedRange<&'static [u8], &'static [u8]>>),
     /// The read transaction could not start: yields the error once.
     Failed(Option<EngineError>),
 }
@@ -177,7 +177,7 @@ impl Db {
             .table()
             .and_then(|table| table.range_owned(bounds).map_err(engine_error));
         match range {
-            Ok(range) => Iter::Range(range),
+            Ok(range) => Iter::Range(Box::new(range)),
             Err(error) => Iter::Failed(Some(error)),
         }
     }
