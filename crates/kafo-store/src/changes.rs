@@ -17,6 +17,7 @@ use automerge::{ActorId, AutoCommit, ChangeHash};
 use kafo_model::HouseholdId;
 use kafo_model::document::GENESIS_ACTOR;
 
+use crate::engine::{Batch, Db};
 use crate::error::ReadError;
 use crate::keys;
 use crate::records::DocEntry;
@@ -58,7 +59,7 @@ pub(crate) fn new_changes(
 
 /// Adds to `batch` the change list of every stored document that has none (schema
 /// 2 -> 3), loading each one. A document that does not load is left without a list.
-pub(crate) fn fill_lists(db: &sled::Db, batch: &mut sled::Batch) -> Result<(), ReadError> {
+pub(crate) fn fill_lists(db: &Db, batch: &mut Batch) -> Result<(), ReadError> {
     let actor = ActorId::from(&[0u8; 16][..]);
     let mut listed = 0u64;
     let mut damaged = 0u64;
@@ -90,11 +91,7 @@ pub(crate) fn fill_lists(db: &sled::Db, batch: &mut sled::Batch) -> Result<(), R
 }
 
 /// A stored document as its entry lays it out, or `None` if it does not load.
-fn load_raw(
-    db: &sled::Db,
-    id: &HouseholdId,
-    entry: &DocEntry,
-) -> Result<Option<AutoCommit>, ReadError> {
+fn load_raw(db: &Db, id: &HouseholdId, entry: &DocEntry) -> Result<Option<AutoCommit>, ReadError> {
     let Some(snapshot) = db.get(keys::snapshot(id))? else {
         return Ok(None);
     };
@@ -227,16 +224,14 @@ mod tests {
         write_household(&store, "h2", 3);
         write_household(&store, "h3", 1);
         // A version 2 store has no lists.
+        let mut batch = Batch::default();
         for record in store.db.scan_prefix(b"l/") {
             let (key, _) = record.expect("reads");
-            store.db.remove(key).expect("removes");
+            batch.remove(key);
         }
         // A document that no longer loads is left without a list.
-        store
-            .db
-            .insert(keys::snapshot(&id("h3")), &b"not automerge"[..])
-            .expect("writes");
-        store.db.flush().expect("flushes");
+        batch.insert(keys::snapshot(&id("h3")), b"not automerge");
+        store.db.apply(batch).expect("writes");
         assert_eq!(store.authored_changes(&id("h1")).expect("reads"), None);
         drop(store);
 
@@ -259,10 +254,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("opens");
         write_household(&store, "h1", 0);
-        store
-            .db
-            .insert(keys::change_list(&id("h1")), &[1u8; 33][..])
-            .expect("writes");
+        let mut batch = Batch::default();
+        batch.insert(keys::change_list(&id("h1")), [1u8; 33]);
+        store.db.apply(batch).expect("writes");
         assert!(matches!(
             store.authored_changes(&id("h1")),
             Err(ReadError::CorruptRecord { .. })

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use automerge::AutomergeError;
 use kafo_model::{DocumentError, HouseholdId};
 
+use crate::engine::EngineError;
+
 /// Why [`Store::open`](crate::Store::open) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenStoreError {
@@ -32,7 +34,8 @@ pub enum OpenStoreError {
         supported: u64,
     },
     /// The disk is full: opening needs a little space (sled writes a snapshot of
-    /// its page table), and the store's reserve was already used up. Nothing was
+    /// its page table, redb repairs a file that was not closed cleanly), and the
+    /// store's reserve was already used up. Nothing was
     /// changed; free some space and open again.
     #[error("store {path}: the disk is full; free some space and try again (no record was lost)")]
     DiskFull {
@@ -77,9 +80,9 @@ pub enum MigrationError {
 /// Why a read of the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    /// sled failed: an IO error, or damage it detected in its own files.
+    /// The storage engine failed: an IO error, or damage it detected in its own files.
     #[error("storage engine: {0}")]
-    Storage(#[from] sled::Error),
+    Storage(#[from] EngineError),
     /// A record the store wrote does not decode.
     #[error("store record `{key}` is damaged: {what}")]
     CorruptRecord {
@@ -101,7 +104,7 @@ pub enum ReadError {
 impl ReadError {
     /// Whether the read failed because the disk is full (sled may write while it reads).
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, Self::Storage(error) if crate::space::is_sled_disk_full(error))
+        matches!(self, Self::Storage(error) if error.is_disk_full())
     }
 
     pub(crate) fn corrupt_record(key: &[u8], what: &'static str) -> Self {
@@ -148,13 +151,14 @@ pub enum WriteError {
         /// The free space a write must leave.
         margin: u64,
     },
-    /// sled refused the batch; nothing was written.
+    /// The storage engine refused the batch; nothing was written.
     #[error("applying the write: {0}")]
-    Apply(#[source] sled::Error),
-    /// sled failed to make the batch durable: it is visible to this process but may
-    /// be lost in a crash. Treat the store as failed.
+    Apply(#[source] EngineError),
+    /// The storage engine failed to make the batch durable: on sled it is visible to
+    /// this process but may be lost in a crash (on redb the commit failed and nothing
+    /// of it is visible). Treat the store as failed.
     #[error("flushing the write to disk: {0}")]
-    Flush(#[source] sled::Error),
+    Flush(#[source] EngineError),
 }
 
 impl WriteError {
@@ -163,7 +167,7 @@ impl WriteError {
     pub fn is_disk_full(&self) -> bool {
         match self {
             Self::DiskFull { .. } => true,
-            Self::Apply(error) | Self::Flush(error) => crate::space::is_sled_disk_full(error),
+            Self::Apply(error) | Self::Flush(error) => error.is_disk_full(),
             Self::Read(error) => error.is_disk_full(),
         }
     }

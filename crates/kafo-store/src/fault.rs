@@ -24,15 +24,14 @@ pub enum Damage {
 impl Store {
     /// Damages `id`'s records as `damage` says, durably.
     pub fn inject_damage(&self, id: &HouseholdId, damage: Damage) -> Result<(), WriteError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = crate::engine::Batch::default();
         match damage {
             Damage::GarbledSnapshot => {
                 batch.insert(keys::snapshot(id), &b"not an automerge document"[..]);
             }
             Damage::MissingIndexEntry => batch.remove(keys::entry(id)),
         }
-        self.db.apply_batch(batch).map_err(WriteError::Apply)?;
-        self.db.flush().map_err(WriteError::Flush)?;
-        Ok(())
+        // Straight to the engine: no write guard, counters or index updates.
+        self.db.apply(batch)
     }
 }

@@ -12,6 +12,7 @@ use kafo_model::{
     AreaId, ChwId, Fingerprint, HeadsHash, HouseholdId, HouseholdScope, ItemKey, Scope,
 };
 
+use crate::engine::Iter;
 use crate::error::ReadError;
 use crate::keys::{self, AggregateKeys};
 use crate::records::Aggregate;
@@ -73,7 +74,7 @@ pub struct ListFilter {
 
 /// Items in key order; see [`Store::items`].
 pub struct Items {
-    iter: Option<sled::Iter>,
+    iter: Option<Iter>,
     chw: Option<ChwId>,
 }
 
@@ -106,7 +107,7 @@ impl Iterator for Items {
 
 /// Household ids in id order; see [`Store::ids`].
 pub struct HouseholdIds {
-    iter: sled::Iter,
+    iter: Iter,
 }
 
 impl fmt::Debug for HouseholdIds {

@@ -1,4 +1,4 @@
-//! The key layout of the store's single sled tree.
+//! The key layout of the store's single ordered map (sled's tree, or redb's table).
 //!
 //! Every record lives in one tree so that every write is one atomic batch. A key
 //! starts with a one-letter prefix and `/`:
@@ -23,7 +23,7 @@
 //! NUL, so `h/` keys are in household id order, `i/` keys in [`ItemKey`] order,
 //! and the keys of one document never interleave with another's.
 
-use std::ops::{Bound, RangeBounds};
+use std::ops::Bound;
 
 use automerge::ChangeHash;
 use kafo_model::{HouseholdId, HouseholdScope, ItemKey, Scope};
@@ -171,23 +171,13 @@ pub(crate) fn entry_suffix(key: &[u8]) -> &[u8] {
     key.strip_prefix(ENTRY).unwrap_or(key)
 }
 
-/// A range of sled keys.
+/// A range of the engine's keys.
 pub(crate) struct KeyRange {
-    start: Bound<Vec<u8>>,
-    end: Bound<Vec<u8>>,
+    pub(crate) start: Bound<Vec<u8>>,
+    pub(crate) end: Bound<Vec<u8>>,
 }
 
-impl RangeBounds<Vec<u8>> for KeyRange {
-    fn start_bound(&self) -> Bound<&Vec<u8>> {
-        self.start.as_ref()
-    }
-
-    fn end_bound(&self) -> Bound<&Vec<u8>> {
-        self.end.as_ref()
-    }
-}
-
-/// The sled key bounds of a range of item keys, or `None` when the range is empty.
+/// The engine's key bounds of a range of item keys, or `None` when the range is empty.
 pub(crate) fn item_bounds(start: Bound<&[u8]>, end: Bound<&[u8]>) -> Option<KeyRange> {
     let lower = match start {
         Bound::Included(key) => Bound::Included(join(ITEM, key)),

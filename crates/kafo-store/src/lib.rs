@@ -1,5 +1,7 @@
 //! Kafo's durable store: one device's household documents on sled, with the index
-//! the sync layer reconciles over.
+//! the sync layer reconciles over. (With the `engine-redb` feature the same store
+//! runs on redb instead, to measure the two against each other: see `engine/` and
+//! `docs/storage.md`.)
 //!
 //! What it does:
 //! - keeps each household's automerge document as a compacted snapshot plus the
@@ -67,6 +69,7 @@
 mod attest;
 mod changes;
 mod edit;
+mod engine;
 mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
@@ -83,6 +86,7 @@ mod store;
 mod write;
 
 pub use attest::{Attachments, ChangeSigner};
+pub use engine::{EngineError, engine_name};
 pub use error::{
     ApplyError, CommitError, DocumentDamage, InvalidDocument, MigrationError, OpenStoreError,
     ReadError, UpdateError, WriteError,

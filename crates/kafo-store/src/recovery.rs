@@ -8,7 +8,9 @@
 //! garbage, and fails with "Read corrupted data" although every record is intact
 //! in its log. By sled's own design a `.generating` file is never a snapshot to
 //! read (only a renamed one is), so it is removed before sled opens the store.
-//! The reserve's partial file ([`crate::space`]) is removed likewise.
+//! The reserve's partial file ([`crate::space`]) is removed likewise. Under the
+//! `engine-redb` feature there are no sled snapshots: redb repairs a file that was
+//! not closed cleanly itself, as it opens it, so only the lock and the reserve apply.
 //!
 //! Removing files is safe only when no other process uses the store, so Kafo
 //! takes its own lock (`kafo.lock`, an exclusive `flock`) first and holds it as
@@ -81,7 +83,8 @@ pub(crate) fn remove_interrupted_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
         let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
             continue;
         };
-        if is_interrupted_snapshot(name) {
+        // Only sled leaves snapshots: under redb a file of that name is not ours to remove.
+        if cfg!(not(feature = "engine-redb")) && is_interrupted_snapshot(name) {
             fs::remove_file(&path)?;
             warn!(file = name, "removed an interrupted sled snapshot");
             removed.push(path);

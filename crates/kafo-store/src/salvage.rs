@@ -16,6 +16,7 @@ use automerge::AutoCommit;
 use kafo_model::HouseholdId;
 use tracing::{info, warn};
 
+use crate::engine::Batch;
 use crate::error::{ApplyError, ReadError, WriteError};
 use crate::keys;
 use crate::store::Store;
@@ -173,10 +174,10 @@ impl Store {
     fn copy_opaque_records(&self, target: &Store) -> Result<u64, SalvageError> {
         let mut copied = 0;
         for prefix in [&b"u/"[..], b"p/", b"c/", b"o/"] {
-            let mut batch = sled::Batch::default();
+            let mut batch = Batch::default();
             let mut in_batch = 0;
             for record in self.db.scan_prefix(prefix) {
-                // A record sled cannot read is skipped: it is lost, the rest is not.
+                // A record the engine cannot read is skipped: it is lost, the rest is not.
                 let Ok((key, value)) = record else { continue };
                 batch.insert(key, value);
                 in_batch += 1;

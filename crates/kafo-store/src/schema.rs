@@ -2,7 +2,7 @@
 //!
 //! The version is stored from the first release (`s/version`). On open, a store
 //! older than this code is migrated one version at a time: each migration writes its
-//! changes and the new version number in one atomic sled batch, then flushes, so a
+//! changes and the new version number in one atomic batch, then flushes, so a
 //! crash leaves the store at the last version that completed. A store newer than
 //! this code is refused rather than misread.
 
@@ -10,6 +10,7 @@ use std::path::Path;
 
 use tracing::info;
 
+use crate::engine::{Batch, Db};
 use crate::error::{MigrationError, OpenStoreError, ReadError, WriteError};
 use crate::keys;
 use crate::records::decode_u64;
@@ -34,7 +35,7 @@ pub(crate) struct Migration {
     /// The version this migration upgrades from.
     pub(crate) from: u64,
     /// Adds the migration's writes to the batch, reading the store as it is.
-    pub(crate) run: fn(&sled::Db, &mut sled::Batch) -> Result<(), ReadError>,
+    pub(crate) run: fn(&Db, &mut Batch) -> Result<(), ReadError>,
 }
 
 /// The migrations of this code, in order; the runner is also exercised by the tests
@@ -51,12 +52,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
 ];
 
 /// 1 -> 2: the new key spaces start empty; only the version is recorded.
-fn add_attestation_key_spaces(_: &sled::Db, _: &mut sled::Batch) -> Result<(), ReadError> {
+fn add_attestation_key_spaces(_: &Db, _: &mut Batch) -> Result<(), ReadError> {
     Ok(())
 }
 
 /// 2 -> 3: lists the changes of every stored document (see `crate::changes`).
-fn add_change_lists(db: &sled::Db, batch: &mut sled::Batch) -> Result<(), ReadError> {
+fn add_change_lists(db: &Db, batch: &mut Batch) -> Result<(), ReadError> {
     crate::changes::fill_lists(db, batch)
 }
 
@@ -64,16 +65,22 @@ fn add_change_lists(db: &sled::Db, batch: &mut sled::Batch) -> Result<(), ReadEr
 /// store, runs the migrations an older one needs, refuses a newer one. `existed`
 /// says whether the store had been initialised before (its marker file exists).
 pub(crate) fn bring_up_to_date(
-    db: &sled::Db,
+    db: &Db,
     path: &Path,
     migrations: &[Migration],
     supported: u64,
     existed: bool,
 ) -> Result<(), OpenStoreError> {
     let corrupt = |source: ReadError| match source {
-        ReadError::Storage(sled::Error::Io(source)) => OpenStoreError::Io {
-            path: path.to_path_buf(),
-            source,
+        ReadError::Storage(error) => match error.into_io() {
+            Ok(source) => OpenStoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            Err(error) => OpenStoreError::Corrupt {
+                path: path.to_path_buf(),
+                source: ReadError::Storage(error),
+            },
         },
         source => OpenStoreError::Corrupt {
             path: path.to_path_buf(),
@@ -86,7 +93,7 @@ pub(crate) fn bring_up_to_date(
     let mut version = match stored {
         Some(bytes) => decode_u64(keys::SCHEMA_VERSION, &bytes).map_err(corrupt)?,
         None => {
-            if existed || db.first().map_err(|e| corrupt(e.into()))?.is_some() {
+            if existed || !db.is_empty().map_err(|e| corrupt(e.into()))? {
                 // A store that was initialised but lost its records (sled reads a
                 // damaged log as empty), or data without a version: not a store
                 // this code can open.
@@ -120,13 +127,10 @@ pub(crate) fn bring_up_to_date(
             .iter()
             .find(|migration| migration.from == version)
             .ok_or(failed(MigrationError::Missing { from: version }))?;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         (migration.run)(db, &mut batch).map_err(|e| failed(WriteError::from(e).into()))?;
-        batch.insert(keys::SCHEMA_VERSION, &(version + 1).to_be_bytes());
-        db.apply_batch(batch)
-            .map_err(|e| failed(WriteError::Apply(e).into()))?;
-        db.flush()
-            .map_err(|e| failed(WriteError::Flush(e).into()))?;
+        batch.insert(keys::SCHEMA_VERSION, (version + 1).to_be_bytes());
+        db.apply(batch).map_err(|e| failed(e.into()))?;
         info!(from = version, to = version + 1, "store migrated");
         version += 1;
     }
@@ -134,16 +138,14 @@ pub(crate) fn bring_up_to_date(
 }
 
 /// Writes the records of an empty store at schema version `version`.
-fn initialise(db: &sled::Db, version: u64) -> Result<(), WriteError> {
-    let mut batch = sled::Batch::default();
-    batch.insert(keys::SCHEMA_VERSION, &version.to_be_bytes());
+fn initialise(db: &Db, version: u64) -> Result<(), WriteError> {
+    let mut batch = Batch::default();
+    batch.insert(keys::SCHEMA_VERSION, version.to_be_bytes());
     batch.insert(
         keys::TOTALS,
         crate::records::encode_totals(&crate::Totals::default()),
     );
-    db.apply_batch(batch).map_err(WriteError::Apply)?;
-    db.flush().map_err(WriteError::Flush)?;
-    Ok(())
+    db.apply(batch)
 }
 
 #[cfg(test)]
@@ -151,15 +153,14 @@ mod tests {
     use super::*;
     use crate::Store;
 
-    /// The store's sled database, opened directly with the store's format settings
+    /// The store's engine database, opened directly with the store's format settings
     /// (waiting, as the store does, for a just-dropped store to release its lock).
-    fn raw_sled(dir: &Path) -> sled::Db {
-        let config = sled::Config::new().path(dir).use_compression(true);
-        crate::store::open_waiting_for_lock(&config, dir).expect("test store opens")
+    fn raw_engine(dir: &Path) -> Db {
+        Db::open(dir).expect("test store opens")
     }
 
     fn stored_version(dir: &Path) -> u64 {
-        let db = raw_sled(dir);
+        let db = raw_engine(dir);
         let bytes = db
             .get(keys::SCHEMA_VERSION)
             .expect("readable")
@@ -167,7 +168,7 @@ mod tests {
         decode_u64(keys::SCHEMA_VERSION, &bytes).expect("decodes")
     }
 
-    fn add_marker(db: &sled::Db, batch: &mut sled::Batch) -> Result<(), ReadError> {
+    fn add_marker(db: &Db, batch: &mut Batch) -> Result<(), ReadError> {
         // A migration that reads the store and rewrites what it finds.
         let device = db.get(keys::meta("device"))?.unwrap_or_default();
         let mut upgraded = device.to_vec();
@@ -176,8 +177,8 @@ mod tests {
         Ok(())
     }
 
-    fn fail_halfway(_: &sled::Db, batch: &mut sled::Batch) -> Result<(), ReadError> {
-        batch.insert(keys::meta("half-done"), &b"yes"[..]);
+    fn fail_halfway(_: &Db, batch: &mut Batch) -> Result<(), ReadError> {
+        batch.insert(keys::meta("half-done"), b"yes");
         Err(ReadError::corrupt_record(b"u/device", "test failure"))
     }
 
@@ -294,9 +295,10 @@ mod tests {
     fn data_without_a_version_is_not_a_store() {
         let dir = tempfile::tempdir().expect("temp dir");
         {
-            let db = raw_sled(dir.path());
-            db.insert(b"something", &b"else"[..]).expect("writes");
-            db.flush().expect("flushes");
+            let db = raw_engine(dir.path());
+            let mut batch = Batch::default();
+            batch.insert(b"something", b"else");
+            db.apply(batch).expect("writes");
         }
         let err = Store::open(dir.path()).expect_err("no version");
         assert!(

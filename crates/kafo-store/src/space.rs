@@ -143,11 +143,6 @@ pub fn is_disk_full(error: &io::Error) -> bool {
     ) || error.raw_os_error() == Some(nix::libc::ENOSPC)
 }
 
-/// Whether sled's error means the disk is full.
-pub(crate) fn is_sled_disk_full(error: &sled::Error) -> bool {
-    matches!(error, sled::Error::Io(io) if is_disk_full(io))
-}
-
 fn reserve_in_place(dir: &Path) -> bool {
     fs::metadata(dir.join(RESERVE_FILE)).is_ok_and(|meta| meta.len() >= RESERVE_BYTES)
 }

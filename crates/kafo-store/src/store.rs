@@ -1,15 +1,16 @@
 //! [`Store`]: opening the store, its actor, metadata and per-peer state, totals.
 
 use std::fs::File;
-use std::io::{ErrorKind, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use automerge::ActorId;
 use tracing::{debug, info};
 
 use crate::attest::Authoring;
+use crate::engine::{Batch, Db};
 use crate::error::{OpenStoreError, ReadError, WriteError};
 use crate::keys;
 use crate::records::decode_totals;
@@ -17,15 +18,11 @@ use crate::recovery::{self, DirLock};
 use crate::schema::{self, Migration};
 use crate::space::{self, Space, SpaceGuard};
 
-/// sled's page cache bound. The store's working set is the index and the documents
-/// being written; 64 MiB keeps a district caseload's index hot without letting the
-/// cache grow to sled's default of 1 GiB.
-const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
-
-/// How long [`Store::open`] waits for sled's lock on the store before reporting
-/// [`OpenStoreError::Locked`]. sled 0.34 releases the lock only when the last of its
-/// threads lets go of the database, which can be some milliseconds after the `Store`
-/// was dropped; a reopen right after a drop in the same process must not fail.
+/// How long [`Store::open`] waits for the lock on the store (Kafo's, then sled's)
+/// before reporting [`OpenStoreError::Locked`]. sled 0.34 releases its lock only when
+/// the last of its threads lets go of the database, which can be some milliseconds
+/// after the `Store` was dropped; a reopen right after a drop in the same process must
+/// not fail.
 pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(1);
 /// How often [`Store::open`] retries the lock while waiting.
 pub(crate) const LOCK_POLL: Duration = Duration::from_millis(15);
@@ -37,7 +34,7 @@ pub(crate) const LOCK_POLL: Duration = Duration::from_millis(15);
 /// writes are serialised by a store-wide lock.
 #[derive(Debug)]
 pub struct Store {
-    pub(crate) db: sled::Db,
+    pub(crate) db: Db,
     /// The actor, signer and owner record of local edits; see [`crate::attest`].
     pub(crate) authoring: RwLock<Arc<Authoring>>,
     write_lock: Mutex<()>,
@@ -45,7 +42,7 @@ pub struct Store {
     space: SpaceGuard,
     /// Files left by interrupted writers that this opening removed.
     repaired: Vec<PathBuf>,
-    /// Kafo's lock on the directory; declared last, so it is released after sled.
+    /// Kafo's lock on the directory; declared last, so it is released after the engine.
     _dir_lock: DirLock,
 }
 
@@ -80,18 +77,6 @@ impl Store {
         migrations: &[Migration],
         supported: u64,
     ) -> Result<Self, OpenStoreError> {
-        let config = sled::Config::new()
-            .path(dir)
-            .cache_capacity(CACHE_CAPACITY)
-            .mode(sled::Mode::LowSpace)
-            // zstd on sled's pages: a district caseload takes ~17 MB instead of ~26 MB
-            // (sled rewrites whole leaves, so its files hold about twice the live
-            // data). Level 1: level 3 saves almost nothing more. sled refuses to open
-            // a store with a different setting, so this is part of the format.
-            .use_compression(true)
-            .compression_factor(1)
-            // Every write flushes before it returns; a background flusher adds nothing.
-            .flush_every_ms(None);
         let io_error = |source| OpenStoreError::Io {
             path: dir.to_path_buf(),
             source,
@@ -100,7 +85,7 @@ impl Store {
         let mut repaired = recovery::remove_interrupted_files(dir).map_err(io_error)?;
         let marker = dir.join(MARKER_FILE);
         let existed = marker.try_exists().map_err(io_error)?;
-        let db = open_on_full_disk(&config, dir, &mut repaired)?;
+        let db = open_on_full_disk(dir, &mut repaired)?;
         schema::bring_up_to_date(&db, dir, migrations, supported, existed)?;
         if !existed {
             write_marker(dir, &marker).map_err(io_error)?;
@@ -147,7 +132,7 @@ impl Store {
     /// Stores an opaque metadata value for the layers above (e.g. the device
     /// identity); durable when this returns.
     pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), WriteError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.insert(keys::meta(key), value);
         self.write_batch(batch)
     }
@@ -159,14 +144,14 @@ impl Store {
 
     /// Stores the sync layer's opaque state for a peer; durable when this returns.
     pub fn put_peer_state(&self, peer: &[u8], state: &[u8]) -> Result<(), WriteError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.insert(keys::peer(peer), state);
         self.write_batch(batch)
     }
 
     /// Forgets a peer's state; durable when this returns.
     pub fn remove_peer_state(&self, peer: &[u8]) -> Result<(), WriteError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.remove(keys::peer(peer));
         self.write_batch(batch)
     }
@@ -200,6 +185,11 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
+    /// The storage engine this build uses: `sled`, or `redb` with the `engine-redb` feature.
+    pub fn engine(&self) -> &'static str {
+        crate::engine::engine_name()
+    }
+
     /// Takes the store-wide write lock. A writer that panicked leaves nothing half
     /// written (every write is one atomic batch), so a poisoned lock is still usable.
     pub(crate) fn lock_writes(&self) -> MutexGuard<'_, ()> {
@@ -210,36 +200,30 @@ impl Store {
 
     /// Applies one batch atomically and flushes it.
     /// Refuses it, writing nothing, when the disk is nearly full (see [`crate::space`]).
-    pub(crate) fn write_batch(&self, batch: sled::Batch) -> Result<(), WriteError> {
+    pub(crate) fn write_batch(&self, batch: Batch) -> Result<(), WriteError> {
         self.space
             .check()
             .map_err(|(free, margin)| WriteError::DiskFull { free, margin })?;
-        self.db.apply_batch(batch).map_err(WriteError::Apply)?;
-        self.db.flush().map_err(WriteError::Flush)?;
-        Ok(())
+        self.db.apply(batch)
     }
 }
 
 /// Written (durably) once a store is initialised. sled recovers a log it cannot
-/// read as an empty database, so without this file a damaged store would silently
+/// read as an empty database (and redb a file it cannot read could look new), so without this file a damaged store would silently
 /// open as a new, empty one; with it, a store that lost its records is `Corrupt`.
 const MARKER_FILE: &str = "kafo-store";
 
 fn write_marker(dir: &Path, marker: &Path) -> std::io::Result<()> {
     let mut file = File::create(marker)?;
-    file.write_all(b"kafo store: the sled database in this directory holds Kafo's documents\n")?;
+    file.write_all(b"kafo store: the database in this directory holds Kafo's documents\n")?;
     file.sync_all()?;
     // Make the new directory entry durable too.
     File::open(dir)?.sync_all()
 }
 
-/// Opens sled; on a full disk, releases the store's reserve and tries once more.
-fn open_on_full_disk(
-    config: &sled::Config,
-    dir: &Path,
-    repaired: &mut Vec<PathBuf>,
-) -> Result<sled::Db, OpenStoreError> {
-    match open_waiting_for_lock(config, dir) {
+/// Opens the engine; on a full disk, releases the store's reserve and tries once more.
+fn open_on_full_disk(dir: &Path, repaired: &mut Vec<PathBuf>) -> Result<Db, OpenStoreError> {
+    match Db::open(dir) {
         Err(OpenStoreError::DiskFull { .. }) if space::release_reserve(dir) => {
             // The failed open may have left a snapshot it could not finish.
             let removed =
@@ -248,51 +232,8 @@ fn open_on_full_disk(
                     source,
                 })?;
             repaired.extend(removed);
-            open_waiting_for_lock(config, dir)
+            Db::open(dir)
         }
         other => other,
     }
-}
-
-/// Opens sled, retrying a lock conflict for up to [`LOCK_WAIT`].
-pub(crate) fn open_waiting_for_lock(
-    config: &sled::Config,
-    dir: &Path,
-) -> Result<sled::Db, OpenStoreError> {
-    let deadline = Instant::now() + LOCK_WAIT;
-    loop {
-        match config.open() {
-            Ok(db) => return Ok(db),
-            Err(sled::Error::Io(source))
-                if is_lock_conflict(&source) && Instant::now() < deadline =>
-            {
-                std::thread::sleep(LOCK_POLL);
-            }
-            Err(err) => return Err(open_error(dir, err)),
-        }
-    }
-}
-
-/// Maps sled's error at open to what the caller can act on.
-fn open_error(dir: &Path, err: sled::Error) -> OpenStoreError {
-    let path = dir.to_path_buf();
-    match err {
-        sled::Error::Io(source) if is_lock_conflict(&source) => OpenStoreError::Locked { path },
-        // What the failed snapshot left behind is removed by the next open.
-        sled::Error::Io(source) if space::is_disk_full(&source) => {
-            OpenStoreError::DiskFull { path }
-        }
-        sled::Error::Io(source) => OpenStoreError::Io { path, source },
-        other => OpenStoreError::Corrupt {
-            path,
-            source: ReadError::Storage(other),
-        },
-    }
-}
-
-/// Whether sled failed to take its exclusive lock on the store. sled 0.34 turns the
-/// failed `flock` into an `Other` io error with this message (sled `config.rs`,
-/// `try_lock`), dropping the original kind; the store tests pin the behaviour.
-fn is_lock_conflict(err: &std::io::Error) -> bool {
-    err.kind() == ErrorKind::Other && err.to_string().starts_with("could not acquire lock")
 }

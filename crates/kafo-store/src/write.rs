@@ -11,6 +11,7 @@ use kafo_model::{Fingerprint, HeadsHash, HouseholdId, HouseholdScope, ItemKey};
 
 use crate::attest::{Attachments, Authoring};
 use crate::changes::{self, new_changes};
+use crate::engine::Batch;
 use crate::error::{InvalidDocument, ReadError, WriteError};
 use crate::keys;
 use crate::read::sorted_heads;
@@ -120,7 +121,7 @@ pub(crate) fn prepare(
 /// aggregates and totals they change (read once, updated in memory, written at the end).
 pub(crate) struct WriteSet<'a> {
     store: &'a Store,
-    batch: sled::Batch,
+    batch: Batch,
     entries: BTreeMap<HouseholdId, DocEntry>,
     aggregates: BTreeMap<HouseholdScope, Aggregate>,
     totals: Option<Totals>,
@@ -132,7 +133,7 @@ impl<'a> WriteSet<'a> {
     pub(crate) fn new(store: &'a Store) -> Self {
         Self {
             store,
-            batch: sled::Batch::default(),
+            batch: Batch::default(),
             entries: BTreeMap::new(),
             aggregates: BTreeMap::new(),
             totals: None,
@@ -235,10 +236,8 @@ impl<'a> WriteSet<'a> {
             totals.visits = totals.visits.saturating_sub(base.visits);
         }
         let heads_hash = HeadsHash::of(&entry.heads);
-        self.batch.insert(
-            keys::item(&ItemKey::new(&entry.scope, id)),
-            &heads_hash.0[..],
-        );
+        self.batch
+            .insert(keys::item(&ItemKey::new(&entry.scope, id)), heads_hash.0);
         let aggregate = self.aggregate_mut(&entry.scope)?;
         aggregate.fingerprint = aggregate
             .fingerprint

@@ -130,6 +130,7 @@ fn a_district_caseload_commits_in_seconds_and_fits_on_disk() {
     let everything = store.range_fingerprint(..).expect("scans");
     let scan_time = began.elapsed();
     let size_on_disk = store.size_on_disk().expect("reads");
+    let engine = store.engine();
     drop(store);
     let files = dir_bytes(dir.path());
     let began = Instant::now();
@@ -139,7 +140,7 @@ fn a_district_caseload_commits_in_seconds_and_fits_on_disk() {
 
     println!(
         "bulk: {HOUSEHOLDS} households in batches of {BATCH}: build+encode {build:.2?} (2 threads; encode {encode:.2?} of it, summed over threads), \
-         commit {commit:.2?}; ~{mean_snapshot} B/snapshot; sled size_on_disk {size_on_disk} B, \
+         commit {commit:.2?}; ~{mean_snapshot} B/snapshot; {engine} size_on_disk {size_on_disk} B, \
          files {files} B; {} members, {} visits; scope aggregates {aggregates_time:.2?}, \
          full range fingerprint {scan_time:.2?}; reopen {reopen_time:.2?}; peak RSS {} MB",
         totals.members,

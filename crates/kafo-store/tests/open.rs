@@ -4,7 +4,16 @@ mod support;
 
 use std::path::Path;
 
-use kafo_store::{OpenStoreError, SCHEMA_VERSION, Store};
+use kafo_store::{OpenStoreError, SCHEMA_VERSION, Store, engine_name};
+
+/// The engine's files that hold the records, and its other files (sled's log and
+/// config; redb's single file).
+fn data_files() -> (&'static str, &'static [&'static str]) {
+    match engine_name() {
+        "redb" => ("kafo.redb", &[]),
+        _ => ("db", &["conf"]),
+    }
+}
 
 fn store_with_data(dir: &Path) {
     let store = Store::open(dir).expect("creates");
@@ -77,7 +86,7 @@ fn a_reopen_right_after_a_drop_is_never_locked() {
 fn a_store_with_a_garbage_log_is_corrupt_not_new() {
     let dir = tempfile::tempdir().expect("temp dir");
     store_with_data(dir.path());
-    damage(dir.path(), &["db"]);
+    damage(dir.path(), &[data_files().0]);
     let err = Store::open(dir.path()).expect_err("the log is garbage");
     assert!(matches!(err, OpenStoreError::Corrupt { .. }), "{err:?}");
     // And it stays refused: the damage is not papered over by the failed open.
@@ -87,7 +96,13 @@ fn a_store_with_a_garbage_log_is_corrupt_not_new() {
 
 #[test]
 fn a_store_with_garbage_files_is_corrupt_not_a_panic() {
-    for names in [&["conf"][..], &["db", "conf"][..]] {
+    let (data, others) = data_files();
+    let mut all = others.to_vec();
+    all.push(data);
+    for names in [others, &all[..]] {
+        if names.is_empty() {
+            continue;
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         store_with_data(dir.path());
         damage(dir.path(), names);
@@ -102,25 +117,12 @@ fn a_store_with_garbage_files_is_corrupt_not_a_panic() {
 fn a_store_from_a_newer_kafo_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     store_with_data(dir.path());
-    {
-        // What a future version would have written: a higher schema version.
-        // sled releases the dropped store's lock asynchronously: retry a while.
-        let config = sled::Config::new().path(dir.path()).use_compression(true);
-        let mut attempt = 0;
-        let db = loop {
-            match config.open() {
-                Ok(db) => break db,
-                Err(_) if attempt < 100 => {
-                    attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(err) => panic!("raw sled opens with the store's settings: {err:?}"),
-            }
-        };
-        db.insert(b"s/version", &(SCHEMA_VERSION + 1).to_be_bytes())
-            .expect("writes");
-        db.flush().expect("flushes");
-    }
+    // What a future version would have written: a higher schema version.
+    write_raw(
+        dir.path(),
+        b"s/version",
+        &(SCHEMA_VERSION + 1).to_be_bytes(),
+    );
     let err = Store::open(dir.path()).expect_err("newer schema");
     assert!(
         matches!(
@@ -159,4 +161,39 @@ fn every_opening_has_a_fresh_actor() {
     let copied = Store::open(copy.path()).expect("the copy opens");
     assert_ne!(copied.actor(), first);
     assert_ne!(copied.actor(), second);
+}
+
+/// Writes one record straight into the store's sled database.
+#[cfg(not(feature = "engine-redb"))]
+fn write_raw(dir: &Path, key: &[u8], value: &[u8]) {
+    // sled releases the dropped store's lock asynchronously: retry a while.
+    let config = sled::Config::new().path(dir).use_compression(true);
+    let mut attempt = 0;
+    let db = loop {
+        match config.open() {
+            Ok(db) => break db,
+            Err(_) if attempt < 100 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(err) => panic!("raw sled opens with the store's settings: {err:?}"),
+        }
+    };
+    db.insert(key, value).expect("writes");
+    db.flush().expect("flushes");
+}
+
+/// Writes one record straight into the store's redb database.
+#[cfg(feature = "engine-redb")]
+fn write_raw(dir: &Path, key: &[u8], value: &[u8]) {
+    const RECORDS: redb::TableDefinition<'static, &'static [u8], &'static [u8]> =
+        redb::TableDefinition::new("records");
+    let db = redb::Database::create(dir.join("kafo.redb")).expect("raw redb opens");
+    let write = db.begin_write().expect("writes");
+    write
+        .open_table(RECORDS)
+        .expect("the table exists")
+        .insert(key, value)
+        .expect("writes");
+    write.commit().expect("commits");
 }

@@ -12,7 +12,8 @@
 //! Then trust on against trust off (`trust.rs`): the 6,840 pull and the handshake's
 //! round trips through the real `Node::sync_over`.
 //!
-//! `cargo run --release -p kafo-bench --bin sync` (options: `--seed S`; `--trust-only`
+//! `cargo run --release -p kafo-bench --bin sync` (options: `--seed S`; `--pulls-only`
+//! runs only the three pulls, e.g. to compare storage engines; `--trust-only`
 //! runs only the trust comparison; `--trust-profile on|off` one pull of one mode, for a
 //! profiler).
 
@@ -68,9 +69,6 @@ fn main() -> anyhow::Result<()> {
         );
         return trust::compare(&program_dir, &area_scope, work.path());
     }
-    let meetup_dir = build(&meetup, &work.path().join("meetup"))?;
-    let (meet_a, meet_b) = meetup_devices(&meetup_dir, &work.path().join("meetup-devices"), 0)?;
-    let (both_a, both_b) = meetup_devices(&meetup_dir, &work.path().join("overlap-devices"), 6)?;
     let caseloads: Vec<Scope> = program
         .scopes()
         .into_iter()
@@ -87,11 +85,11 @@ fn main() -> anyhow::Result<()> {
         built.elapsed().as_secs_f64()
     );
     println!(
-        "one durable store write (a small sled batch, applied and flushed): {:.2} ms\n",
+        "one durable store write (a small batch, applied and flushed): {:.2} ms\n",
         durable_write(&work.path().join("probe"))?.as_secs_f64() * 1e3
     );
 
-    let scenarios = [
+    let pulls = [
         Scenario::pull(
             "pull 120",
             &program_dir,
@@ -113,6 +111,21 @@ fn main() -> anyhow::Result<()> {
             area.clone(),
             compacted.all,
         ),
+    ];
+    if args.iter().any(|arg| arg == "--pulls-only") {
+        header();
+        for scenario in &pulls {
+            let kafo = scenario.measure(Protocol::Kafo, work.path())?;
+            let naive = scenario.measure(Protocol::Naive, work.path())?;
+            print_scenario(scenario, &kafo, &naive);
+        }
+        return Ok(());
+    }
+    let meetup_dir = build(&meetup, &work.path().join("meetup"))?;
+    let (meet_a, meet_b) = meetup_devices(&meetup_dir, &work.path().join("meetup-devices"), 0)?;
+    let (both_a, both_b) = meetup_devices(&meetup_dir, &work.path().join("overlap-devices"), 6)?;
+    let mut scenarios = Vec::from(pulls);
+    scenarios.extend([
         Scenario {
             name: "meetup 1,200 / 1%",
             a: meet_a,
@@ -140,7 +153,7 @@ fn main() -> anyhow::Result<()> {
             share: area.clone(),
             compacted: None,
         },
-    ];
+    ]);
     let mut results = Vec::new();
     header();
     for scenario in &scenarios {
@@ -343,7 +356,7 @@ fn header() {
         "columns: messages = Kafo frames / naive sync messages, both ways; docs = documents \
          received by either side;\n  RTT = latency in round trips (both devices start at once, \
          one-way trips / 2); report RT = the larger SessionReport::round_trips of the two sides;\n  \
-         wall = both devices in one thread on real sled stores, storage included (on two devices \
+         wall = both devices in one thread on real stores, storage included (on two devices \
          sender and receiver overlap);\n  peak RSS = both devices, stores open; naive bytes count \
          a minimal envelope per message (4-byte length + document id).\n"
     );
