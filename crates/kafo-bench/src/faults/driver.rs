@@ -160,9 +160,10 @@ impl Kafo {
         })
     }
 
-    /// Records one visit; whether it was acknowledged (exit 0).
-    pub fn add_visit(&self, store: &Path, visit: &VisitArgs<'_>) -> anyhow::Result<Output> {
-        self.command(store)
+    /// The `kafo visit add` command for one visit (a growth check).
+    pub fn visit_command(&self, store: &Path, visit: &VisitArgs<'_>) -> Command {
+        let mut command = self.command(store);
+        command
             .args([
                 "visit",
                 "add",
@@ -172,7 +173,13 @@ impl Kafo {
                 visit.person,
             ])
             .args(["--date", visit.date, "--kind", "routine", "--id", visit.id])
-            .args(["--weight-kg", "9.5", "--muac-mm", "140"])
+            .args(["--weight-kg", "9.5", "--muac-mm", "140"]);
+        command
+    }
+
+    /// Records one visit; whether it was acknowledged (exit 0).
+    pub fn add_visit(&self, store: &Path, visit: &VisitArgs<'_>) -> anyhow::Result<Output> {
+        self.visit_command(store, visit)
             .output()
             .context("running kafo visit add")
     }

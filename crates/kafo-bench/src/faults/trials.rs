@@ -377,17 +377,7 @@ fn run_visits(
         };
         let mut child = fixture
             .kafo
-            .command(store)
-            .args([
-                "visit",
-                "add",
-                "--household",
-                args.household,
-                "--person",
-                args.person,
-            ])
-            .args(["--date", args.date, "--kind", "routine", "--id", args.id])
-            .args(["--weight-kg", "9.5", "--muac-mm", "140"])
+            .visit_command(store, &args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()?;
