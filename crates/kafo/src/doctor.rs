@@ -12,9 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kafo_store::{
-    DamagedHousehold, OpenStoreError, ReadError, SalvageError, SalvageReport, Store, StoreCheck,
-};
+use kafo_store::{DamagedHousehold, OpenStoreError, ReadError, SalvageError, Store, StoreCheck};
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -239,24 +237,6 @@ pub struct Salvaged {
     pub check: Diagnosis,
 }
 
-impl From<&SalvageReport> for SalvageCounts {
-    fn from(report: &SalvageReport) -> Self {
-        Self {
-            households: report.households,
-            rebuilt: report.rebuilt.len() as u64,
-            lost: report.lost.len() as u64,
-        }
-    }
-}
-
-/// Counts of a salvage, for logs (no ids).
-#[derive(Debug, Clone, Copy)]
-struct SalvageCounts {
-    households: u64,
-    rebuilt: u64,
-    lost: u64,
-}
-
 /// Copies everything readable of the store in `data_dir` into a new store built in
 /// `new_dir` (which must be empty or absent, on the same filesystem), then moves the
 /// damaged store to `<data_dir>.damaged-<UTC time>` and the new store to `data_dir`.
@@ -273,11 +253,10 @@ pub fn salvage(data_dir: &Path, new_dir: &Path) -> Result<Salvaged, DoctorError>
         // stores close at the end of this block, before their directories move.
         damaged.salvage_into(&fresh)?
     };
-    let counts = SalvageCounts::from(&report);
     info!(
-        households = counts.households,
-        rebuilt = counts.rebuilt,
-        lost = counts.lost,
+        households = report.households,
+        rebuilt = report.rebuilt.len(),
+        lost = report.lost.len(),
         "salvaged the store; swapping it in"
     );
     let damaged_store = damaged_path(data_dir);

@@ -89,17 +89,3 @@ impl Drop for SmallDisk {
         let _ = Command::new("umount").arg(&self.path).status();
     }
 }
-
-/// Copies a store directory (closed) to `to`, with `cp -a`.
-pub fn copy_store(from: &Path, to: &Path) -> anyhow::Result<()> {
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .context("running cp")?;
-    if !status.success() {
-        bail!("copying {} to {} failed", from.display(), to.display());
-    }
-    Ok(())
-}

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 
-use super::disk::copy_store;
 use super::driver::{ImportEnd, Kafo, Lines, VisitArgs};
 use super::trials::Operation;
+use crate::copy_dir as copy_store;
 
 /// Households per generated CHW caseload (kafo-gen's default is about 120).
 const CHWS_TO_GENERATE: u32 = 6;

@@ -11,9 +11,10 @@ use anyhow::bail;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::disk::{SmallDisk, copy_store};
+use super::disk::SmallDisk;
 use super::driver::{ImportEnd, VisitArgs, wait_until};
 use super::fixture::Fixture;
+use crate::copy_dir as copy_store;
 
 /// What a trial does when the fault hits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
