@@ -26,7 +26,12 @@ use crate::records::decode_u64;
 ///   stored document (loading each once). The bump keeps an older Kafo, which would
 ///   extend documents without extending their lists, from opening a store that has
 ///   them.
-pub const SCHEMA_VERSION: u64 = 3;
+/// - 4: adds the household views (`v/`): each document's household record, read
+///   once when the document is written ([`crate::view`]). The migration writes the
+///   view of every stored document (loading each once). Readers check a view
+///   against the document's heads, so an older Kafo that wrote a document without
+///   its view would only slow reads down; the bump is for the migration.
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// One step of the migration chain: from schema version `from` to `from + 1`.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +53,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         from: 2,
         run: add_change_lists,
     },
+    Migration {
+        from: 3,
+        run: add_household_views,
+    },
 ];
 
 /// 1 -> 2: the new key spaces start empty; only the version is recorded.
@@ -58,6 +67,11 @@ fn add_attestation_key_spaces(_: &sled::Db, _: &mut sled::Batch) -> Result<(), R
 /// 2 -> 3: lists the changes of every stored document (see `crate::changes`).
 fn add_change_lists(db: &sled::Db, batch: &mut sled::Batch) -> Result<(), ReadError> {
     crate::changes::fill_lists(db, batch)
+}
+
+/// 3 -> 4: writes the household view of every stored document (see `crate::view`).
+fn add_household_views(db: &sled::Db, batch: &mut sled::Batch) -> Result<(), ReadError> {
+    crate::view::fill_views(db, batch)
 }
 
 /// Brings the store at `path` to schema version `supported`: initialises a new
