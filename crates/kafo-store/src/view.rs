@@ -211,7 +211,7 @@ pub(crate) fn fill_views(db: &sled::Db, _: &mut sled::Batch) -> Result<(), ReadE
 #[cfg(test)]
 mod tests {
     use automerge::transaction::Transactable;
-    use automerge::{AutoCommit, ObjType, ROOT};
+    use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
     use kafo_model::canonical;
 
     use super::*;
