@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use nix::sys::resource::{UsageWho, getrusage};
+use nix::sys::time::{TimeVal, TimeValLike};
 
 /// What a finished child process cost.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +21,9 @@ pub struct ChildCost {
     pub wall: Duration,
     /// Peak resident set size, bytes.
     pub peak_rss: u64,
+    /// CPU time (user and system) the process used: on a machine shared with other
+    /// work, a steadier figure than the wall time.
+    pub cpu: Duration,
 }
 
 /// Runs `command` to completion, measuring its wall time and peak RSS.
@@ -41,7 +45,13 @@ pub fn run_measured(command: &mut Command) -> anyhow::Result<ChildCost> {
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).context("reading the children's rusage")?;
     // Linux reports ru_maxrss in KiB.
     let peak_rss = u64::try_from(usage.max_rss()).unwrap_or(0) * 1024;
-    Ok(ChildCost { wall, peak_rss })
+    let micros = |time: TimeVal| u64::try_from(time.num_microseconds()).unwrap_or(0);
+    let cpu = Duration::from_micros(micros(usage.user_time()) + micros(usage.system_time()));
+    Ok(ChildCost {
+        wall,
+        peak_rss,
+        cpu,
+    })
 }
 
 /// Total size in bytes of the files under `dir`.
@@ -146,17 +156,24 @@ pub fn measured(command: &[&str]) -> anyhow::Result<ChildCost> {
     let mut parts = text.split_whitespace();
     let wall_ns: u64 = parts.next().context("wall time")?.parse()?;
     let peak_rss: u64 = parts.next().context("peak rss")?.parse()?;
+    let cpu_ns: u64 = parts.next().context("cpu time")?.parse()?;
     Ok(ChildCost {
         wall: Duration::from_nanos(wall_ns),
         peak_rss,
+        cpu: Duration::from_nanos(cpu_ns),
     })
 }
 
-/// The measurer: runs one command and prints `wall_ns peak_rss_bytes`.
+/// The measurer: runs one command and prints `wall_ns peak_rss_bytes cpu_ns`.
 pub fn measure(command: &[String]) -> anyhow::Result<()> {
     let (program, args) = command.split_first().context("a command to measure")?;
     let cost = run_measured(Command::new(program).args(args))?;
-    println!("{} {}", cost.wall.as_nanos(), cost.peak_rss);
+    println!(
+        "{} {} {}",
+        cost.wall.as_nanos(),
+        cost.peak_rss,
+        cost.cpu.as_nanos()
+    );
     Ok(())
 }
 

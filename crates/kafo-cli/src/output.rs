@@ -17,15 +17,24 @@ struct Envelope<'a, T: Serialize> {
     body: &'a T,
 }
 
-/// Prints `body` as one JSON document on stdout.
+/// Prints `body` as one JSON document on stdout, written as it is serialised (a
+/// district's report is hundreds of MiB of JSON: it is never held in memory whole).
 pub fn print_json<T: Serialize>(body: &T) -> Result<(), Failure> {
     let envelope = Envelope {
         schema_version: JSON_SCHEMA_VERSION,
         body,
     };
-    let text = serde_json::to_string(&envelope).map_err(Failure::Json)?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{text}").map_err(Failure::Output)
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer(&mut stdout, &envelope).map_err(|error| {
+        if error.is_io() {
+            Failure::Output(error.into())
+        } else {
+            Failure::Json(error)
+        }
+    })?;
+    writeln!(stdout)
+        .and_then(|()| stdout.flush())
+        .map_err(Failure::Output)
 }
 
 /// Prints human text on stdout.

@@ -20,8 +20,8 @@ use kafo_model::document::GENESIS_ACTOR;
 use crate::engine::{Batch, Db};
 use crate::error::ReadError;
 use crate::keys;
-use crate::records::DocEntry;
 use crate::store::Store;
+use crate::stored;
 
 /// The size of one stored hash.
 const HASH_LEN: usize = 32;
@@ -63,17 +63,12 @@ pub(crate) fn fill_lists(db: &Db, batch: &mut Batch) -> Result<(), ReadError> {
     let actor = ActorId::from(&[0u8; 16][..]);
     let mut listed = 0u64;
     let mut damaged = 0u64;
-    for record in db.scan_prefix(keys::entry_prefix()) {
-        let (key, value) = record?;
-        let entry = DocEntry::decode(&key, &value)?;
-        let id = std::str::from_utf8(keys::entry_suffix(&key))
-            .ok()
-            .and_then(|text| HouseholdId::parse(text).ok())
-            .ok_or_else(|| ReadError::corrupt_record(&key, "household id"))?;
+    for stored in stored::entries(db) {
+        let (id, entry) = stored?;
         if db.contains_key(keys::change_list(&id))? {
             continue;
         }
-        match load_raw(db, &id, &entry)? {
+        match stored::load_raw(db, &id, &entry)? {
             Some(mut doc) => {
                 let authored = new_changes(&mut doc, &[], &actor).authored;
                 batch.insert(keys::change_list(&id), encode(&authored));
@@ -88,25 +83,6 @@ pub(crate) fn fill_lists(db: &Db, batch: &mut Batch) -> Result<(), ReadError> {
         "change lists written"
     );
     Ok(())
-}
-
-/// A stored document as its entry lays it out, or `None` if it does not load.
-fn load_raw(db: &Db, id: &HouseholdId, entry: &DocEntry) -> Result<Option<AutoCommit>, ReadError> {
-    let Some(snapshot) = db.get(keys::snapshot(id))? else {
-        return Ok(None);
-    };
-    let Ok(mut doc) = AutoCommit::load(&snapshot) else {
-        return Ok(None);
-    };
-    for seq in entry.first_chunk..entry.next_chunk {
-        let Some(chunk) = db.get(keys::chunk(id, seq))? else {
-            return Ok(None);
-        };
-        if doc.load_incremental(&chunk).is_err() {
-            return Ok(None);
-        }
-    }
-    Ok(Some(doc))
 }
 
 /// The stored form of a list: the hashes, concatenated.
@@ -183,20 +159,13 @@ mod tests {
 
     use super::*;
     use crate::schema::MIGRATIONS;
-
-    fn id(value: &str) -> HouseholdId {
-        HouseholdId::parse(value).expect("test ids are valid")
-    }
+    use crate::testing::{id, put_root};
 
     fn write_household(store: &Store, name: &str, visits: usize) {
         for visit in 0..=visits {
             store
                 .update(&id(name), |doc| -> Result<(), automerge::AutomergeError> {
-                    doc.put(ROOT, "layout", 1u64)?;
-                    doc.put(ROOT, "id", name)?;
-                    doc.put(ROOT, "area", "sikoro")?;
-                    doc.put(ROOT, "chw", "chw-01")?;
-                    doc.put(ROOT, "name", "Famille Test")?;
+                    put_root(doc, name)?;
                     if doc.get(ROOT, "members")?.is_none() {
                         doc.put_object(ROOT, "members", ObjType::Map)?;
                         doc.put_object(ROOT, "visits", ObjType::Map)?;

@@ -18,6 +18,7 @@
 //! | `o/<actor>` | opaque owner record of an automerge actor, actor id bytes (schema 2) |
 //! | `l/<id>\0s` | the hashes of the document's authored changes as of its snapshot (schema 3) |
 //! | `l/<id>\0c<seq>` | the hashes of the authored changes of change chunk `seq` (schema 3) |
+//! | `v/<id>` | the household's view: its decoded record, with the heads it was read at (schema 4, [`crate::view`]) |
 //!
 //! Identifiers never contain `/` or NUL, and every identifier character sorts above
 //! NUL, so `h/` keys are in household id order, `i/` keys in [`ItemKey`] order,
@@ -42,6 +43,7 @@ const AGGREGATE: &[u8] = b"a/";
 const ATTESTATION: &[u8] = b"c/";
 const ACTOR_OWNER: &[u8] = b"o/";
 const CHANGE_LIST: &[u8] = b"l/";
+const VIEW: &[u8] = b"v/";
 
 fn join(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + rest.len());
@@ -68,6 +70,11 @@ pub(crate) fn attestation(hash: &ChangeHash) -> Vec<u8> {
 /// The key of an actor's owner record.
 pub(crate) fn actor_owner(actor: &[u8]) -> Vec<u8> {
     join(ACTOR_OWNER, actor)
+}
+
+/// The key of a household's view.
+pub(crate) fn view(id: &HouseholdId) -> Vec<u8> {
+    join(VIEW, id.as_str().as_bytes())
 }
 
 /// The key of the change list of a document's snapshot.

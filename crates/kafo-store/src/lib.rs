@@ -26,6 +26,11 @@
 //! - keeps, in each document's own batches, the list of its authored changes (every
 //!   change but the shared first one), so [`Store::authored_changes`] names them
 //!   without loading the document;
+//! - keeps, in each document's own batches, its household view: the household
+//!   record read from it, with the heads it was read at ([`Store::household`],
+//!   [`Store::household_line`] read it, and decode the document instead whenever
+//!   the view is missing or not current), so a report or an export of the whole
+//!   store never loads automerge;
 //! - answers the sync layer cheaply: items in [`kafo_model::ItemKey`] order
 //!   ([`Store::items`]), per-scope aggregates without scanning
 //!   ([`Store::scope_aggregates`]), fingerprints of key ranges
@@ -36,7 +41,8 @@
 //! protocol, keys, signatures or access rules (a peer, an attestation and an owner
 //! are opaque byte strings to it; it does not verify them); it does not
 //! map records to documents (that is `kafo_model::document`; the store reads only
-//! [`kafo_model::document::summary`]); it does not log record contents.
+//! [`kafo_model::document::summary`], and [`kafo_model::document::read_household`]
+//! for the views); it does not log record contents.
 //!
 //! How to drive it:
 //!
@@ -59,6 +65,7 @@
 //! let applied = store.apply_changes(&id, &changes_from_peer)?;
 //! // Reads:
 //! let doc = store.document(&id)?;
+//! let household = store.household(&id)?; // from its view, without automerge
 //! for item in store.list(&ListFilter::default()) { let _item = item?; }
 //! # Ok(()) }
 //! ```
@@ -83,6 +90,10 @@ mod salvage;
 mod schema;
 mod space;
 mod store;
+mod stored;
+#[cfg(test)]
+mod testing;
+mod view;
 mod write;
 
 pub use attest::{Attachments, ChangeSigner};
@@ -99,4 +110,5 @@ pub use salvage::{DamagedHousehold, SalvageError, SalvageReport, StoreCheck};
 pub use schema::SCHEMA_VERSION;
 pub use space::{LOW_SPACE_BYTES, RESERVE_BYTES, RESERVE_FILE, Space, is_disk_full};
 pub use store::{Store, Totals};
+pub use view::{HouseholdLineError, HouseholdReadError};
 pub use write::{WriteEffect, WriteOutcome};

@@ -27,7 +27,12 @@ use crate::records::decode_u64;
 ///   stored document (loading each once). The bump keeps an older Kafo, which would
 ///   extend documents without extending their lists, from opening a store that has
 ///   them.
-pub const SCHEMA_VERSION: u64 = 3;
+/// - 4: adds the household views (`v/`): each document's household record, read
+///   once when the document is written ([`crate::view`]). The migration writes the
+///   view of every stored document (loading each once). Readers check a view
+///   against the document's heads, so an older Kafo that wrote a document without
+///   its view would only slow reads down; the bump is for the migration.
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// One step of the migration chain: from schema version `from` to `from + 1`.
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +40,7 @@ pub(crate) struct Migration {
     /// The version this migration upgrades from.
     pub(crate) from: u64,
     /// Adds the migration's writes to the batch, reading the store as it is.
-    pub(crate) run: fn(&Db, &mut Batch) -> Result<(), ReadError>,
+    pub(crate) run: fn(&Db, &mut Batch) -> Result<(), WriteError>,
 }
 
 /// The migrations of this code, in order; the runner is also exercised by the tests
@@ -49,16 +54,25 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         from: 2,
         run: add_change_lists,
     },
+    Migration {
+        from: 3,
+        run: add_household_views,
+    },
 ];
 
 /// 1 -> 2: the new key spaces start empty; only the version is recorded.
-fn add_attestation_key_spaces(_: &Db, _: &mut Batch) -> Result<(), ReadError> {
+fn add_attestation_key_spaces(_: &Db, _: &mut Batch) -> Result<(), WriteError> {
     Ok(())
 }
 
 /// 2 -> 3: lists the changes of every stored document (see `crate::changes`).
-fn add_change_lists(db: &Db, batch: &mut Batch) -> Result<(), ReadError> {
-    crate::changes::fill_lists(db, batch)
+fn add_change_lists(db: &Db, batch: &mut Batch) -> Result<(), WriteError> {
+    Ok(crate::changes::fill_lists(db, batch)?)
+}
+
+/// 3 -> 4: writes the household view of every stored document (see `crate::view`).
+fn add_household_views(db: &Db, batch: &mut Batch) -> Result<(), WriteError> {
+    crate::view::fill_views(db, batch)
 }
 
 /// Brings the store at `path` to schema version `supported`: initialises a new
@@ -128,7 +142,7 @@ pub(crate) fn bring_up_to_date(
             .find(|migration| migration.from == version)
             .ok_or(failed(MigrationError::Missing { from: version }))?;
         let mut batch = Batch::default();
-        (migration.run)(db, &mut batch).map_err(|e| failed(WriteError::from(e).into()))?;
+        (migration.run)(db, &mut batch).map_err(|e| failed(e.into()))?;
         batch.insert(keys::SCHEMA_VERSION, (version + 1).to_be_bytes());
         db.apply(batch).map_err(|e| failed(e.into()))?;
         info!(from = version, to = version + 1, "store migrated");
@@ -168,18 +182,21 @@ mod tests {
         decode_u64(keys::SCHEMA_VERSION, &bytes).expect("decodes")
     }
 
-    fn add_marker(db: &Db, batch: &mut Batch) -> Result<(), ReadError> {
+    fn add_marker(db: &Db, batch: &mut Batch) -> Result<(), WriteError> {
         // A migration that reads the store and rewrites what it finds.
-        let device = db.get(keys::meta("device"))?.unwrap_or_default();
+        let device = db
+            .get(keys::meta("device"))
+            .map_err(ReadError::from)?
+            .unwrap_or_default();
         let mut upgraded = device.to_vec();
         upgraded.extend_from_slice(b"+v2");
         batch.insert(keys::meta("device"), upgraded);
         Ok(())
     }
 
-    fn fail_halfway(_: &Db, batch: &mut Batch) -> Result<(), ReadError> {
+    fn fail_halfway(_: &Db, batch: &mut Batch) -> Result<(), WriteError> {
         batch.insert(keys::meta("half-done"), b"yes");
-        Err(ReadError::corrupt_record(b"u/device", "test failure"))
+        Err(ReadError::corrupt_record(b"u/device", "test failure").into())
     }
 
     const TEST_MIGRATIONS: &[Migration] = &[

@@ -1,6 +1,7 @@
 //! Writing documents: encoding them as a snapshot or a change chunk (and signing
-//! their new own changes), and the atomic batch that writes a set of documents with
-//! their index, aggregates, totals and attachments, then flushes.
+//! their new own changes, and reading their household views), and the atomic batch
+//! that writes a set of documents with their index, views, aggregates, totals and
+//! attachments, then flushes.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +18,7 @@ use crate::keys;
 use crate::read::sorted_heads;
 use crate::records::{Aggregate, DocEntry, decode_totals, encode_totals};
 use crate::store::{Store, Totals};
+use crate::view;
 
 /// A document is compacted into a new snapshot when it would have more change
 /// chunks than this, or when its chunks would outweigh its snapshot.
@@ -51,6 +53,8 @@ pub(crate) struct Prepared {
     summary: DocumentSummary,
     heads: Vec<ChangeHash>,
     bytes: Encoded,
+    /// The household's view at `heads`; `None` when it does not read as a household.
+    view: Option<Vec<u8>>,
     /// Attestations of its new own changes (and the actor's owner record).
     pub(crate) attachments: Attachments,
 }
@@ -109,10 +113,12 @@ pub(crate) fn prepare(
         }
     };
     let attachments = authoring.sign(&new.own);
+    let view = view::record(doc, &heads);
     Ok(Some(Prepared {
         summary,
         heads,
         bytes,
+        view,
         attachments,
     }))
 }
@@ -164,6 +170,7 @@ impl<'a> WriteSet<'a> {
             summary,
             heads,
             bytes,
+            view,
             attachments,
         } = prepared;
         self.attach(attachments)?;
@@ -215,6 +222,12 @@ impl<'a> WriteSet<'a> {
                 WriteEffect::Extended { compacted: false }
             }
         };
+        // The view goes with the heads it was read at; without one, a stale view
+        // left by an earlier write is removed (readers would ignore it anyway).
+        match view {
+            Some(view) => self.batch.insert(keys::view(id), view),
+            None => self.batch.remove(keys::view(id)),
+        }
         entry.heads = heads;
         entry.scope = summary.scope;
         entry.members = summary.members as u64;

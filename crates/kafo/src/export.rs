@@ -3,9 +3,9 @@
 use std::io::Write;
 
 use kafo_model::HouseholdId;
-use kafo_model::canonical::{self, CanonicalError};
-use kafo_model::document::{self, DocumentError};
-use kafo_store::ReadError;
+use kafo_model::canonical::CanonicalError;
+use kafo_model::document::DocumentError;
+use kafo_store::{HouseholdLineError, HouseholdReadError, ReadError};
 
 use crate::node::Node;
 
@@ -45,22 +45,28 @@ pub enum ExportError {
     Write(#[source] std::io::Error),
 }
 
+impl From<HouseholdLineError> for ExportError {
+    fn from(error: HouseholdLineError) -> Self {
+        match error {
+            HouseholdLineError::Household(HouseholdReadError::Read(error)) => Self::Read(error),
+            HouseholdLineError::Household(HouseholdReadError::Document { id, source }) => {
+                Self::Document { id, source }
+            }
+            HouseholdLineError::Canonical { id, source } => Self::Canonical { id, source },
+        }
+    }
+}
+
 impl Node {
-    /// Writes every household, one canonical line each, sorted by id.
+    /// Writes every household, one canonical line each, sorted by id (from the
+    /// store's views, without decoding the documents).
     pub fn export(&self, mut writer: impl Write) -> Result<ExportSummary, ExportError> {
         let mut summary = ExportSummary::default();
         for id in self.store.ids() {
             let id = id?;
-            let Some(doc) = self.store.document(&id)? else {
+            let Some(mut line) = self.store.household_line(&id)? else {
                 continue;
             };
-            let household =
-                document::read_household(&doc).map_err(|source| ExportError::Document {
-                    id: id.clone(),
-                    source,
-                })?;
-            let mut line = canonical::to_line(&household)
-                .map_err(|source| ExportError::Canonical { id, source })?;
             line.push('\n');
             writer
                 .write_all(line.as_bytes())

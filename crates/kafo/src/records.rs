@@ -4,7 +4,9 @@ use automerge::transaction::CommitOptions;
 use kafo_model::document::{self, DocumentError, FieldConflict};
 use kafo_model::parse::{self, FieldError};
 use kafo_model::{AreaId, ChwId, Household, HouseholdId, HouseholdScope, Visit, VisitId};
-use kafo_store::{InvalidDocument, ListFilter, ReadError, UpdateError, WriteError};
+use kafo_store::{
+    HouseholdReadError, InvalidDocument, ListFilter, ReadError, UpdateError, WriteError,
+};
 
 use crate::node::Node;
 
@@ -69,6 +71,15 @@ pub enum ReadHouseholdError {
     },
 }
 
+impl From<HouseholdReadError> for ReadHouseholdError {
+    fn from(error: HouseholdReadError) -> Self {
+        match error {
+            HouseholdReadError::Read(error) => Self::Read(error),
+            HouseholdReadError::Document { id, source } => Self::Document { id, source },
+        }
+    }
+}
+
 /// Why a visit could not be recorded. Nothing is written when it fails.
 #[derive(Debug, thiserror::Error)]
 pub enum AddVisitError {
@@ -114,14 +125,9 @@ impl Node {
         let mut listings = Vec::new();
         for item in self.store.list(&filter) {
             let id = item?.id;
-            let Some(doc) = self.store.document(&id)? else {
+            let Some(household) = self.store.household(&id)? else {
                 continue;
             };
-            let household =
-                document::read_household(&doc).map_err(|source| ReadHouseholdError::Document {
-                    id: id.clone(),
-                    source,
-                })?;
             listings.push(HouseholdListing {
                 id,
                 area: household.area,

@@ -1,21 +1,26 @@
 //! [`Node::report`]: the supervisor's report over the households in the store,
-//! computed by `kafo-health`'s rules one document at a time (memory holds the rows of
-//! the lists, never the caseload).
+//! computed by `kafo-health`'s rules one household at a time (memory holds the rows of
+//! the lists, never the caseload). Households are read from the store's views
+//! ([`kafo_store::Store::household`]), not decoded from their automerge documents.
 
 use std::collections::BTreeMap;
+use std::sync::mpsc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use kafo_health::{Period, Report, ReportParams, Reporter, Schedule};
-use kafo_model::document::{self, DocumentError};
+use kafo_model::document::DocumentError;
 use kafo_model::{AreaId, ChwId, HouseholdId, HouseholdScope};
-use kafo_store::{ListFilter, ReadError};
+use kafo_store::{HouseholdReadError, ListFilter, ReadError};
 use kafo_trust::{Role, Scopes};
 use tracing::debug;
 
 use crate::net::PeerRecordError;
 use crate::node::Node;
 use crate::trust::TrustError;
+
+/// Households read ahead of the rules by [`Node::report`]'s reader thread.
+const HOUSEHOLDS_IN_FLIGHT: usize = 64;
 
 /// What to report on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,12 +73,24 @@ pub enum ReportError {
     Trust(#[from] TrustError),
 }
 
+impl From<HouseholdReadError> for ReportError {
+    fn from(error: HouseholdReadError) -> Self {
+        match error {
+            HouseholdReadError::Read(error) => Self::Read(error),
+            HouseholdReadError::Document { id, source } => Self::Document { id, source },
+        }
+    }
+}
+
 impl Node {
     /// The supervisor's report over the households of `options`' scope.
     ///
-    /// Documents are read one at a time. A CHW's `last_sync` is the last successful
-    /// sync with a device enrolled as a CHW for that caseload (from the peer records
-    /// and the known certificates); `None` when no such device is known.
+    /// Households are read from the store's views on a reader thread while this
+    /// thread applies the rules, with at most [`HOUSEHOLDS_IN_FLIGHT`] between them
+    /// (memory holds the lists' rows, never the caseload). A CHW's `last_sync` is the
+    /// last successful sync with a device enrolled as a CHW for that caseload (from
+    /// the peer records and the known certificates); `None` when no such device is
+    /// known.
     pub fn report(&self, options: &ReportOptions) -> Result<Report, ReportError> {
         let params = ReportParams::new(options.as_of, options.period, options.schedule.clone());
         let mut reporter = Reporter::new(params);
@@ -82,16 +99,29 @@ impl Node {
             chw: options.chw.clone(),
         };
         let mut households = 0_u64;
-        for item in self.store.list(&filter) {
-            let id = item?.id;
-            let Some(doc) = self.store.document(&id)? else {
-                continue;
-            };
-            let household = document::read_household(&doc)
-                .map_err(|source| ReportError::Document { id, source })?;
-            reporter.add(&household);
-            households += 1;
-        }
+        std::thread::scope(|scope| -> Result<(), ReportError> {
+            let (sender, receiver) = mpsc::sync_channel(HOUSEHOLDS_IN_FLIGHT);
+            let store = &self.store;
+            scope.spawn(move || {
+                for item in store.list(&filter) {
+                    let read = item
+                        .map_err(ReportError::from)
+                        .and_then(|item| Ok(store.household(&item.id)?));
+                    let stop = read.is_err();
+                    // A closed channel means the reporter stopped on an error.
+                    if sender.send(read).is_err() || stop {
+                        return;
+                    }
+                }
+            });
+            for read in receiver {
+                if let Some(household) = read? {
+                    reporter.add(&household);
+                    households += 1;
+                }
+            }
+            Ok(())
+        })?;
         let syncs = self.caseload_syncs()?;
         debug!(households, "report computed");
         Ok(reporter.finish(|scope| last_sync(&syncs, scope)))

@@ -21,12 +21,12 @@ use std::io;
 #[cfg(not(feature = "engine-redb"))]
 mod sled_engine;
 #[cfg(not(feature = "engine-redb"))]
-pub(crate) use sled_engine::{Batch, Db, Inner, Iter, NAME};
+pub(crate) use sled_engine::{Batch, Db, Inner, Iter, NAME, Value};
 
 #[cfg(feature = "engine-redb")]
 mod redb_engine;
 #[cfg(feature = "engine-redb")]
-pub(crate) use redb_engine::{Batch, Db, Inner, Iter, NAME};
+pub(crate) use redb_engine::{Batch, Db, Inner, Iter, NAME, Value};
 
 /// The name of the storage engine this build of the store uses (`sled` or `redb`).
 pub fn engine_name() -> &'static str {

@@ -61,6 +61,9 @@ pub(crate) struct Db {
     file: PathBuf,
 }
 
+/// A value as the engine returns it.
+pub(crate) type Value = Vec<u8>;
+
 /// One atomic write: the operations in order, `None` removing the key.
 #[derive(Debug, Default)]
 pub(crate) struct Batch(Vec<(Vec<u8>, Option<Vec<u8>>)>);

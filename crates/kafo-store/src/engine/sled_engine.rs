@@ -42,6 +42,9 @@ impl IoCause for sled::Error {
 #[derive(Debug)]
 pub(crate) struct Db(sled::Db);
 
+/// A value as the engine returns it.
+pub(crate) type Value = sled::IVec;
+
 /// One atomic write.
 #[derive(Debug, Default)]
 pub(crate) struct Batch(sled::Batch);
