@@ -1,8 +1,9 @@
-//! [`Node::stream_households`]: the households of a scope, read one document at a time
-//! in key order (`area/chw/id`), for whatever walks a whole caseload (the exports).
-//! Memory holds one household at a time, never the caseload.
+//! [`Node::stream_households`]: the households of a scope, read one at a time in key
+//! order (`area/chw/id`), for whatever walks a whole caseload (the exports). Each is
+//! read from its view in the store when the view is current, else decoded from its
+//! document (`kafo_store::view`). Memory holds one household at a time, never the
+//! caseload.
 
-use kafo_model::document;
 use kafo_model::{AreaId, ChwId, Household};
 use kafo_store::{Items, ListFilter};
 
@@ -25,23 +26,19 @@ impl Iterator for HouseholdStream<'_> {
                 Ok(item) => item.id,
                 Err(error) => return Some(Err(error.into())),
             };
-            let doc = match self.node.store.document(&id) {
-                Ok(Some(doc)) => doc,
+            return match self.node.store.household(&id) {
+                Ok(Some(household)) => Some(Ok(household)),
                 // Removed since it was listed.
                 Ok(None) => continue,
-                Err(error) => return Some(Err(error.into())),
+                Err(error) => Some(Err(error.into())),
             };
-            return Some(
-                document::read_household(&doc)
-                    .map_err(|source| ReadHouseholdError::Document { id, source }),
-            );
         }
     }
 }
 
 impl Node {
-    /// The households of one area and/or CHW (all when both are `None`), read one
-    /// document at a time in key order (`area/chw/id`).
+    /// The households of one area and/or CHW (all when both are `None`), read one at
+    /// a time in key order (`area/chw/id`).
     pub fn stream_households(
         &self,
         area: Option<&AreaId>,

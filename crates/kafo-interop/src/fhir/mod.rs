@@ -15,10 +15,9 @@ use std::io::{self, Write};
 use jiff::civil::Date;
 use kafo_model::Household;
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
-pub use resources::{HouseholdResources, Resource};
+pub use resources::{Body, HouseholdResources, Resource};
 
 /// How many resources of each type a bundle holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -59,6 +58,22 @@ impl ResourceCounts {
             + self.immunizations
             + self.service_requests
     }
+}
+
+/// One entry of the bundle.
+#[derive(Serialize)]
+struct Entry<'r, 'h> {
+    #[serde(rename = "fullUrl")]
+    full_url: String,
+    resource: &'r Resource<'h>,
+    request: Request,
+}
+
+/// An entry's request: `PUT Type/id`.
+#[derive(Serialize)]
+struct Request {
+    method: &'static str,
+    url: String,
 }
 
 /// Writes a transaction Bundle into `out`, household by household.
@@ -106,7 +121,7 @@ impl<W: Write> BundleWriter<W> {
         Ok(())
     }
 
-    fn entry(&mut self, resource: Resource) -> io::Result<()> {
+    fn entry(&mut self, resource: Resource<'_>) -> io::Result<()> {
         // FHIR allows no empty array: `entry` opens with the first resource.
         let separator: &[u8] = if self.counts.total() == 0 {
             br#","entry":["#
@@ -114,11 +129,14 @@ impl<W: Write> BundleWriter<W> {
             b","
         };
         self.out.write_all(separator)?;
-        let entry = json!({
-            "fullUrl": format!("urn:uuid:{}", resource.id),
-            "resource": resource.json,
-            "request": {"method": "PUT", "url": format!("{}/{}", resource.resource_type, resource.id)},
-        });
+        let entry = Entry {
+            full_url: format!("urn:uuid:{}", resource.id),
+            resource: &resource,
+            request: Request {
+                method: "PUT",
+                url: format!("{}/{}", resource.resource_type, resource.id),
+            },
+        };
         serde_json::to_writer(&mut self.out, &entry)?;
         self.counts.count(resource.resource_type);
         Ok(())
