@@ -2,6 +2,7 @@
 //! [`Reporter`]. Each list applies one rule module; this file only gathers rows.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -156,14 +157,19 @@ impl Reporter {
                     .or_default() += 1;
             }
         }
-        let names: BTreeMap<&PersonId, String> = household
+        let subjects: BTreeMap<&PersonId, Arc<Subject>> = household
             .members
             .iter()
-            .map(|person| (&person.id, full_name(person)))
+            .map(|person| {
+                (
+                    &person.id,
+                    Arc::new(subject(household, &person.id, full_name(person))),
+                )
+            })
             .collect();
         let at = Place {
             household,
-            names: &names,
+            subjects: &subjects,
         };
         for person in &household.members {
             let mine: Vec<&Visit> = visits
@@ -317,7 +323,7 @@ impl Reporter {
             person.id.clone(),
             WeightHistory {
                 person_id: person.id.clone(),
-                name: at.subject(&person.id).name,
+                name: at.subject(&person.id).name.clone(),
                 sex: person.sex,
                 points,
             },
@@ -423,21 +429,28 @@ impl Reporter {
     }
 }
 
-/// The household a row belongs to, and its members' names.
+/// The household a row belongs to, and its members as the rows name them.
 struct Place<'h> {
     household: &'h Household,
-    names: &'h BTreeMap<&'h PersonId, String>,
+    subjects: &'h BTreeMap<&'h PersonId, Arc<Subject>>,
 }
 
 impl Place<'_> {
-    fn subject(&self, person: &PersonId) -> Subject {
-        Subject {
-            household_id: self.household.id.clone(),
-            person_id: person.clone(),
-            name: self.names.get(person).cloned().unwrap_or_default(),
-            area: self.household.area.clone(),
-            chw: self.household.chw.clone(),
-        }
+    fn subject(&self, person: &PersonId) -> Arc<Subject> {
+        self.subjects.get(person).cloned().unwrap_or_else(|| {
+            // Not a member (a visit to someone since removed): no name to show.
+            Arc::new(subject(self.household, person, String::new()))
+        })
+    }
+}
+
+fn subject(household: &Household, person: &PersonId, name: String) -> Subject {
+    Subject {
+        household_id: household.id.clone(),
+        person_id: person.clone(),
+        name,
+        area: household.area.clone(),
+        chw: household.chw.clone(),
     }
 }
 

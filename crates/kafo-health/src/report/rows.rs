@@ -1,6 +1,7 @@
 //! The rows of the report's lists, as the JSON document and the CSV files show them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -10,6 +11,8 @@ use serde::Serialize;
 use crate::growth::MuacClass;
 
 /// Who and where a row is about. Names are shown to the supervisor, never logged.
+/// The rows about one person share one `Subject` (a district report lists about a
+/// million overdue doses).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Subject {
     /// Household.
@@ -58,7 +61,7 @@ pub struct ChwRow {
 pub struct OverdueVaccineRow {
     /// Who and where: household, person, name, area and CHW.
     #[serde(flatten)]
-    pub subject: Subject,
+    pub subject: Arc<Subject>,
     /// The dose's code.
     pub antigen: String,
     /// When it fell due.
@@ -72,7 +75,7 @@ pub struct OverdueVaccineRow {
 pub struct GrowthRow {
     /// Who and where: household, person, name, area and CHW.
     #[serde(flatten)]
-    pub subject: Subject,
+    pub subject: Arc<Subject>,
     /// Sex.
     pub sex: Sex,
     /// Date of the measurement.
@@ -98,7 +101,7 @@ pub struct GrowthRow {
 pub struct MalnutritionRow {
     /// Who and where: household, person, name, area and CHW.
     #[serde(flatten)]
-    pub subject: Subject,
+    pub subject: Arc<Subject>,
     /// The later of the latest MUAC's and the latest WHZ's dates.
     pub date: Date,
     /// The latest MUAC.
@@ -116,7 +119,7 @@ pub struct MalnutritionRow {
 pub struct PregnancyRow {
     /// Who and where: household, person, name, area and CHW.
     #[serde(flatten)]
-    pub subject: Subject,
+    pub subject: Arc<Subject>,
     /// Whole weeks of gestation on `as_of`.
     pub gestational_weeks: Option<i64>,
     /// Expected delivery date (recorded, else LMP + 280 days).
@@ -138,7 +141,7 @@ pub struct ReferralRow {
     pub visit_id: VisitId,
     /// Who and where: household, person, name, area and CHW.
     #[serde(flatten)]
-    pub subject: Subject,
+    pub subject: Arc<Subject>,
     /// Date of the referral.
     pub date: Date,
     /// Where to.
@@ -158,7 +161,7 @@ pub struct DangerSignRow {
     pub visit_id: VisitId,
     /// Who and where: household, person, name, area and CHW.
     #[serde(flatten)]
-    pub subject: Subject,
+    pub subject: Arc<Subject>,
     /// Date.
     pub date: Date,
     /// The signs.
@@ -170,7 +173,7 @@ pub struct DangerSignRow {
 pub struct UnknownBirthDateRow {
     /// Who and where: household, person, name, area and CHW.
     #[serde(flatten)]
-    pub subject: Subject,
+    pub subject: Arc<Subject>,
     /// The birth date as recorded (`YYYY`).
     pub birth_date: PartialDate,
 }

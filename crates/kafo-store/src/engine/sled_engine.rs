@@ -17,10 +17,14 @@ pub(crate) const NAME: &str = "sled";
 /// sled's error.
 pub(crate) type Inner = sled::Error;
 
-/// sled's page cache bound. The store's working set is the index and the documents
-/// being written; 64 MiB keeps a district caseload's index hot without letting the
-/// cache grow to sled's default of 1 GiB.
-const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
+/// sled's page cache bound. sled counts each cached page at its size in the log,
+/// which zstd has compressed, so the cache takes about six times this in memory.
+/// Measured (docs/report-bench.md): reading a 62,400-household store whole peaked at
+/// 305 MiB with 64 MiB here, 111 MiB with 16, 73 MiB with 8 and 55 MiB with 4, and
+/// took 8.8 s with 64, 2.4 s with the others. Importing 6,840 households took
+/// 11.0-11.7 s with 64, 10.9-11.6 s with 16, 11.8-12.0 s with 4 and, in a later run,
+/// 12.1-12.6 s with 8.
+const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
 
 impl IoCause for sled::Error {
     fn io(&self) -> Option<&io::Error> {
