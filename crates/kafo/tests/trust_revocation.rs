@@ -153,12 +153,15 @@ async fn a_revoked_device_is_refused_at_its_next_session_and_the_revocation_spre
     let id: HouseholdId = "sikoro-chw-01-h0001".parse().expect("valid");
     let visit = visit_for(&chw, &id, "sikoro-chw-01-h0001.v90001");
     chw.node.add_visit(&id, &visit).expect("recorded");
-    // The running node refuses it (and may ban it: any session fails).
-    let report = within(30, chw.node.sync_with(addr, &SyncOptions::default()))
-        .await
-        .expect("runs");
-    assert!(!report.is_in_sync(), "{}", report.outcome);
-    assert_eq!(report.docs_received, 0);
+    // The running node refuses it: the session ends out of sync, or, once the node
+    // has banned the peer, the connection itself is refused (either may come first).
+    match within(30, chw.node.sync_with(addr, &SyncOptions::default())).await {
+        Ok(report) => {
+            assert!(!report.is_in_sync(), "{}", report.outcome);
+            assert_eq!(report.docs_received, 0);
+        }
+        Err(refused) => eprintln!("the revoked device's connection was refused: {refused}"),
+    }
     assert!(!has_visit(&supervisor, &id, &visit));
     within(10, laptop.shutdown(Duration::from_secs(2))).await;
 
