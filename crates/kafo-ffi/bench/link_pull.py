@@ -1,8 +1,12 @@
 """Bench: a pull of 1,200 households between two Python links moving 4 KiB chunks,
 against the same pull through `kafo sync --stdio` pipes (socat between two CLIs).
 
-Usage: python link_pull.py [--kafo target/debug/kafo]. Prints both times, the ratio
-(target <= 1.2x) and the peak RSS of each side. Needs socat.
+Usage, from the repository root, both sides built with optimisations:
+    cargo build --release -p kafo-cli
+    pip install ./crates/kafo-ffi            # maturin builds the module in release
+    python crates/kafo-ffi/bench/link_pull.py [--kafo target/release/kafo]
+Prints both times, the ratio (target <= 1.2x) and the peak RSS of each side. Needs
+socat. Figures: docs/bindings-bench.md.
 """
 
 import argparse
@@ -22,7 +26,7 @@ CHUNK = 4096
 def main():
     parser = argparse.ArgumentParser()
     here = os.path.dirname(os.path.abspath(__file__))
-    parser.add_argument("--kafo", default=os.path.join(here, "../../../target/debug/kafo"))
+    parser.add_argument("--kafo", default=os.path.join(here, "../../../target/release/kafo"))
     args = parser.parse_args()
     cli = os.path.abspath(args.kafo)
     assert shutil.which("socat"), "socat is needed for the pipe baseline"
