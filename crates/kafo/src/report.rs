@@ -19,8 +19,11 @@ use crate::net::PeerRecordError;
 use crate::node::Node;
 use crate::trust::TrustError;
 
-/// Households read ahead of the rules by [`Node::report`]'s reader thread.
-const HOUSEHOLDS_IN_FLIGHT: usize = 64;
+/// Households that [`Node::report`]'s reader thread hands to the rules at a time
+/// (one hand-over per household made the two threads switch more than they worked).
+const HOUSEHOLDS_PER_BATCH: usize = 32;
+/// Batches read ahead of the rules.
+const BATCHES_IN_FLIGHT: usize = 2;
 
 /// What to report on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +89,8 @@ impl Node {
     /// The supervisor's report over the households of `options`' scope.
     ///
     /// Households are read from the store's views on a reader thread while this
-    /// thread applies the rules, with at most [`HOUSEHOLDS_IN_FLIGHT`] between them
+    /// thread applies the rules, with at most [`BATCHES_IN_FLIGHT`] batches of
+    /// [`HOUSEHOLDS_PER_BATCH`] between them
     /// (memory holds the lists' rows, never the caseload). A CHW's `last_sync` is the
     /// last successful sync with a device enrolled as a CHW for that caseload (from
     /// the peer records and the known certificates); `None` when no such device is
@@ -100,24 +104,33 @@ impl Node {
         };
         let mut households = 0_u64;
         std::thread::scope(|scope| -> Result<(), ReportError> {
-            let (sender, receiver) = mpsc::sync_channel(HOUSEHOLDS_IN_FLIGHT);
+            let (sender, receiver) = mpsc::sync_channel(BATCHES_IN_FLIGHT);
             let store = &self.store;
             scope.spawn(move || {
+                let mut batch = Vec::with_capacity(HOUSEHOLDS_PER_BATCH);
                 for item in store.list(&filter) {
                     let read = item
                         .map_err(ReportError::from)
                         .and_then(|item| Ok(store.household(&item.id)?));
                     let stop = read.is_err();
-                    // A closed channel means the reporter stopped on an error.
-                    if sender.send(read).is_err() || stop {
-                        return;
+                    batch.push(read);
+                    if stop || batch.len() == HOUSEHOLDS_PER_BATCH {
+                        let full =
+                            std::mem::replace(&mut batch, Vec::with_capacity(HOUSEHOLDS_PER_BATCH));
+                        // A closed channel means the reporter stopped on an error.
+                        if sender.send(full).is_err() || stop {
+                            return;
+                        }
                     }
                 }
+                let _ = sender.send(batch);
             });
-            for read in receiver {
-                if let Some(household) = read? {
-                    reporter.add(&household);
-                    households += 1;
+            for batch in receiver {
+                for read in batch {
+                    if let Some(household) = read? {
+                        reporter.add(&household);
+                        households += 1;
+                    }
                 }
             }
             Ok(())
