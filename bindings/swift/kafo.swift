@@ -1082,6 +1082,15 @@ public protocol NodeProtocol: AnyObject, Sendable {
     func openLink(scopes: [String], timeoutS: Double) throws  -> Link
     
     /**
+     * The supervisor's report as of `as_of` (`YYYY-MM-DD`; today when `None`) over one
+     * area and/or CHW (both `None`: the whole store), counting the calendar month of
+     * `as_of`, with Mali's EPI schedule: the JSON document that `kafo --json report`
+     * prints, without its `schema_version` member. It reads every household of the
+     * scope: call it off the UI thread.
+     */
+    func report(asOf: String?, area: String?, chw: String?) throws  -> String
+    
+    /**
      * Revokes a device: its certificates stop counting everywhere this revocation
      * reaches.
      */
@@ -1360,6 +1369,25 @@ open func openLink(scopes: [String], timeoutS: Double = Double(20.0))throws  -> 
             self.uniffiCloneHandle(),
         FfiConverterSequenceString.lower(scopes),
         FfiConverterDouble.lower(timeoutS),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The supervisor's report as of `as_of` (`YYYY-MM-DD`; today when `None`) over one
+     * area and/or CHW (both `None`: the whole store), counting the calendar month of
+     * `as_of`, with Mali's EPI schedule: the JSON document that `kafo --json report`
+     * prints, without its `schema_version` member. It reads every household of the
+     * scope: call it off the UI thread.
+     */
+open func report(asOf: String?, area: String?, chw: String?)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKafoError_lift) {
+        uniffiCallStatus in
+    uniffi_kafo_ffi_fn_method_node_report(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(asOf),
+        FfiConverterOptionString.lower(area),
+        FfiConverterOptionString.lower(chw),uniffiCallStatus
     )
 })
 }
@@ -3528,6 +3556,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kafo_ffi_checksum_method_node_open_link() != 12761) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kafo_ffi_checksum_method_node_report() != 26322) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kafo_ffi_checksum_method_node_revoke() != 6231) {

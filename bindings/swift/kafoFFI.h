@@ -418,6 +418,11 @@ RustBuffer uniffi_kafo_ffi_fn_method_node_join(uint64_t ptr, RustBuffer cert, Ru
 uint64_t uniffi_kafo_ffi_fn_method_node_open_link(uint64_t ptr, RustBuffer scopes, double timeout_s, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_FN_METHOD_NODE_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_FN_METHOD_NODE_REPORT
+RustBuffer uniffi_kafo_ffi_fn_method_node_report(uint64_t ptr, RustBuffer as_of, RustBuffer area, RustBuffer chw, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_FN_METHOD_NODE_REVOKE
 #define UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_FN_METHOD_NODE_REVOKE
 void uniffi_kafo_ffi_fn_method_node_revoke(uint64_t ptr, RustBuffer device_id, RustBuffer reason, RustCallStatus *_Nonnull out_status
@@ -890,6 +895,12 @@ uint16_t uniffi_kafo_ffi_checksum_method_node_join(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_CHECKSUM_METHOD_NODE_OPEN_LINK
 #define UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_CHECKSUM_METHOD_NODE_OPEN_LINK
 uint16_t uniffi_kafo_ffi_checksum_method_node_open_link(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_CHECKSUM_METHOD_NODE_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_CHECKSUM_METHOD_NODE_REPORT
+uint16_t uniffi_kafo_ffi_checksum_method_node_report(void
     
 );
 #endif

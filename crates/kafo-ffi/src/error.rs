@@ -125,6 +125,12 @@ impl From<ReadHouseholdError> for KafoError {
     }
 }
 
+impl From<kafo::ReportError> for KafoError {
+    fn from(error: kafo::ReportError) -> Self {
+        Self::io(error)
+    }
+}
+
 impl From<kafo::store::ReadError> for KafoError {
     fn from(error: kafo::store::ReadError) -> Self {
         Self::io(error)

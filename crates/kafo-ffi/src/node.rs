@@ -6,7 +6,7 @@ use std::time::Duration;
 use kafo::model::{AreaId, ChwId, HouseholdId, Scope, Visit};
 use kafo::net::{Multiaddr, Scopes as ShareScopes, SyncOptions};
 use kafo::trust::{Role, Scopes};
-use kafo::{DeviceId, ImportOptions};
+use kafo::{DeviceId, ImportOptions, ReportOptions};
 
 use crate::error::KafoError;
 use crate::link::{Link, SyncReport};
@@ -110,6 +110,34 @@ impl Node {
                 )),
                 None => Ok(None),
             }
+        })
+    }
+
+    /// The supervisor's report as of `as_of` (`YYYY-MM-DD`; today when `None`) over one
+    /// area and/or CHW (both `None`: the whole store), counting the calendar month of
+    /// `as_of`, with Mali's EPI schedule: the JSON document that `kafo --json report`
+    /// prints, without its `schema_version` member. It reads every household of the
+    /// scope: call it off the UI thread.
+    pub fn report(
+        &self,
+        as_of: Option<String>,
+        area: Option<String>,
+        chw: Option<String>,
+    ) -> Result<String, KafoError> {
+        guard(|| {
+            let as_of = match as_of {
+                Some(text) => parse::<jiff::civil::Date>("as_of", &text)?,
+                None => jiff::Zoned::now().date(),
+            };
+            let mut options = ReportOptions::new(as_of);
+            options.area = area
+                .map(|area| parse::<AreaId>("area", &area))
+                .transpose()?;
+            options.chw = chw.map(|chw| parse::<ChwId>("chw", &chw)).transpose()?;
+            let report = self.inner.report(&options)?;
+            serde_json::to_string(&report).map_err(|error| KafoError::Internal {
+                message: format!("writing the report: {error}"),
+            })
         })
     }
 

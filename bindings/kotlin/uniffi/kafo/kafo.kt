@@ -765,6 +765,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_kafo_ffi_checksum_method_node_open_link(
     ): Int
+    external fun uniffi_kafo_ffi_checksum_method_node_report(
+    ): Int
     external fun uniffi_kafo_ffi_checksum_method_node_revoke(
     ): Int
     external fun uniffi_kafo_ffi_checksum_method_node_serve(
@@ -865,6 +867,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_kafo_ffi_fn_method_node_open_link(`ptr`: Long,`scopes`: RustBuffer.ByValue,`timeoutS`: Double,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_kafo_ffi_fn_method_node_report(`ptr`: Long,`asOf`: RustBuffer.ByValue,`area`: RustBuffer.ByValue,`chw`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_kafo_ffi_fn_method_node_revoke(`ptr`: Long,`deviceId`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_kafo_ffi_fn_method_node_serve(`ptr`: Long,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1080,6 +1084,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_kafo_ffi_checksum_method_node_open_link() and 0xFFFF) != 12761) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_kafo_ffi_checksum_method_node_report() and 0xFFFF) != 26322) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_kafo_ffi_checksum_method_node_revoke() and 0xFFFF) != 6231) {
@@ -2305,6 +2312,15 @@ public interface NodeInterface {
     fun `openLink`(`scopes`: List<kotlin.String>, `timeoutS`: kotlin.Double = 20.0): Link
     
     /**
+     * The supervisor's report as of `as_of` (`YYYY-MM-DD`; today when `None`) over one
+     * area and/or CHW (both `None`: the whole store), counting the calendar month of
+     * `as_of`, with Mali's EPI schedule: the JSON document that `kafo --json report`
+     * prints, without its `schema_version` member. It reads every household of the
+     * scope: call it off the UI thread.
+     */
+    fun `report`(`asOf`: kotlin.String?, `area`: kotlin.String?, `chw`: kotlin.String?): kotlin.String
+    
+    /**
      * Revokes a device: its certificates stop counting everywhere this revocation
      * reaches.
      */
@@ -2682,6 +2698,30 @@ open class Node: Disposable, AutoCloseable, NodeInterface
         
         FfiConverterSequenceString.lower(`scopes`),
         FfiConverterDouble.lower(`timeoutS`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The supervisor's report as of `as_of` (`YYYY-MM-DD`; today when `None`) over one
+     * area and/or CHW (both `None`: the whole store), counting the calendar month of
+     * `as_of`, with Mali's EPI schedule: the JSON document that `kafo --json report`
+     * prints, without its `schema_version` member. It reads every household of the
+     * scope: call it off the UI thread.
+     */
+    @Throws(KafoException::class)override fun `report`(`asOf`: kotlin.String?, `area`: kotlin.String?, `chw`: kotlin.String?): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KafoException) { _status ->
+    UniffiLib.uniffi_kafo_ffi_fn_method_node_report(
+        it,
+        
+        FfiConverterOptionalString.lower(`asOf`),
+        FfiConverterOptionalString.lower(`area`),
+        FfiConverterOptionalString.lower(`chw`),_status)
 }
     }
     )

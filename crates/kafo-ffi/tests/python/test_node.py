@@ -1,6 +1,8 @@
-"""The Node API: import, export, records, bad input, listeners, serve and sync_with, logging."""
+"""The Node API: import, export, records, report, bad input, listeners, serve and sync_with,
+logging."""
 
 import json
+import subprocess
 import threading
 import time
 
@@ -180,3 +182,34 @@ def test_set_logger_forwards_kafo_events(new_node):
     logged = " ".join(message for _, _, message in collect.lines)
     assert not any(name in logged for name in names)
     assert node.device_id() not in logged
+
+
+def test_report_is_the_clis_json_report(new_node, tmp_path, kafo_cli):
+    node = new_node()
+    node.import_jsonl(sample_text())
+    as_of = "2026-03-31"
+    document = json.loads(node.report(as_of, None, None))
+    assert document["as_of"] == as_of
+    assert document["chws"] and document["growth"], "the sample has CHWs and children"
+    # The same caseload through the CLI, in a store of its own.
+    sample = tmp_path / "sample.jsonl"
+    sample.write_text(sample_text(), encoding="utf-8")
+    store = str(tmp_path / "cli-store")
+    subprocess.run([kafo_cli, "--data-dir", store, "import", str(sample)], check=True, capture_output=True)
+    printed = subprocess.run(
+        [kafo_cli, "--data-dir", store, "--json", "report", "--as-of", as_of],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    expected = json.loads(printed)
+    del expected["schema_version"]
+    assert document == expected
+    # One area only; bad arguments are refused.
+    sikoro = json.loads(node.report(as_of, "sikoro", None))
+    assert sikoro["growth"] and all(row["area"] == "sikoro" for row in sikoro["growth"])
+    assert len(sikoro["growth"]) < len(document["growth"])
+    with pytest.raises(kafo.KafoError.InvalidArgument):
+        node.report("2026-13-45", None, None)
+    with pytest.raises(kafo.KafoError.InvalidArgument):
+        node.report(as_of, "not an area!", None)
