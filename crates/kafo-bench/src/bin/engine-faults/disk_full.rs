@@ -2,11 +2,11 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use kafo_bench::copy_dir;
+use kafo_bench::faults::disk::SmallDisk;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// The size of the filesystem: a phone with little room left.
-const DISK_MEGABYTES: u32 = 12;
+const DISK_MEGABYTES: u64 = 12;
 /// Up to this much of the disk is taken by other files before a trial's import, so
 /// that the disk fills at a different point of the import in each trial.
 const MAX_BALLAST: u64 = 2 * 1024 * 1024;
@@ -46,69 +46,17 @@ impl Figures {
     }
 }
 
-/// A tmpfs mounted for the run, unmounted when dropped.
-struct SmallDisk {
-    path: PathBuf,
-}
-
-impl SmallDisk {
-    fn mount(path: PathBuf) -> anyhow::Result<Self> {
-        fs::create_dir_all(&path)?;
-        let status = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={DISK_MEGABYTES}m"),
-                "tmpfs",
-            ])
-            .arg(&path)
-            .status()
-            .context("running mount")?;
-        if !status.success() {
-            bail!("mounting a tmpfs failed: the disk-full trials need root");
-        }
-        Ok(Self { path })
-    }
-
-    /// Removes everything on the disk.
-    fn clear(&self) -> io::Result<()> {
-        for entry in fs::read_dir(&self.path)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                fs::remove_dir_all(&path)?;
-            } else {
-                fs::remove_file(&path)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.path).status();
-    }
-}
-
-/// Writes `bytes` (or until the disk is full, when `None`) of non-zero data to `path`.
-fn write_file(path: &Path, bytes: Option<u64>) -> io::Result<()> {
+/// Writes `bytes` of non-zero data to `path`, durably.
+fn write_file(path: &Path, bytes: u64) -> io::Result<()> {
     let mut file = File::create(path)?;
     let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8 + 1).collect();
     let mut written = 0u64;
-    while bytes.is_none_or(|limit| written < limit) {
-        let len = bytes.map_or(chunk.len() as u64, |limit| {
-            (limit - written).min(chunk.len() as u64)
-        });
-        match file.write_all(&chunk[..len as usize]) {
-            Ok(()) => written += len,
-            Err(error) if bytes.is_none() && kafo::store::is_disk_full(&error) => break,
-            Err(error) => return Err(error),
-        }
+    while written < bytes {
+        let len = (bytes - written).min(chunk.len() as u64);
+        file.write_all(&chunk[..len as usize])?;
+        written += len;
     }
-    // A full disk may refuse the last sync too; the data is in the page cache either way.
-    let _ = file.sync_all();
-    Ok(())
+    file.sync_all()
 }
 
 pub(crate) fn run(
@@ -128,15 +76,15 @@ pub(crate) fn run(
     let before = &caseload.lines[..DISK_FULL_BASE];
     let more = &caseload.lines[DISK_FULL_BASE..DISK_FULL_BASE + DISK_FULL_IMPORT];
 
-    let disk = SmallDisk::mount(work.join("disk"))?;
+    let disk = SmallDisk::mount(&work.join("disk"), DISK_MEGABYTES)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut figures = Figures::default();
     for trial in 0..trials {
-        disk.clear()?;
-        let store = disk.path.join("store");
+        disk.wipe()?;
+        let store = disk.path().join("store");
         copy_dir(&base, &store).context("the base store fits on the disk")?;
-        let ballast = disk.path.join("ballast.bin");
-        write_file(&ballast, Some(rng.random_range(0..=MAX_BALLAST)))?;
+        let ballast = disk.path().join("ballast.bin");
+        write_file(&ballast, rng.random_range(0..=MAX_BALLAST))?;
 
         let import = kafo.run(
             &store,
@@ -149,8 +97,7 @@ pub(crate) fn run(
         }
 
         // Another app takes whatever space is left; the store must still read.
-        let filler = disk.path.join("photos.bin");
-        write_file(&filler, None)?;
+        let filler = disk.fill_leaving(0)?;
         let status = kafo.run(&store, &["--json", "status"])?;
         let while_full = kafo.exported(&store);
         if !status.status.success() || while_full.is_err() {
