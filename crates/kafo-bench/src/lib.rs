@@ -185,3 +185,31 @@ pub fn seed_arg(args: &[String]) -> u64 {
         .and_then(|value| value.parse().ok())
         .unwrap_or(1)
 }
+
+/// `path` as UTF-8, for a command line.
+pub fn path_str(path: &Path) -> anyhow::Result<&str> {
+    path.to_str().context("a utf-8 path")
+}
+
+/// Writes `config`'s caseload to `json_path` and imports it into a new store at `store`
+/// through the `kafo` binary, measured ([`measured`]).
+pub fn generate_and_import(
+    kafo: &str,
+    config: &kafo_gen::GeneratorConfig,
+    json_path: &Path,
+    store: &Path,
+) -> anyhow::Result<(kafo_gen::GenerateSummary, ChildCost)> {
+    let mut writer = std::io::BufWriter::new(std::fs::File::create(json_path)?);
+    let generated = kafo_gen::write_jsonl(config, &mut writer)?;
+    drop(writer);
+    let import = measured(&[
+        kafo,
+        "--data-dir",
+        path_str(store)?,
+        "import",
+        "--progress",
+        "none",
+        path_str(json_path)?,
+    ])?;
+    Ok((generated, import))
+}

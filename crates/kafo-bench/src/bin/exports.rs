@@ -9,13 +9,13 @@
 //! Options: `--seed S`; `--district` adds the 520-CHW caseload (62,400 households), to
 //! show that peak RSS stays flat (the FHIR bundle is then about 2.7 GB on disk).
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 use kafo::health::{Schedule, indicator_keys};
 use kafo_bench::{
-    ChildCost, MEASURE_FLAG, dir_size, kafo_binary, measure, measured, mib, row, seed_arg,
+    ChildCost, MEASURE_FLAG, dir_size, generate_and_import, kafo_binary, measure, measured, mib,
+    path_str, row, seed_arg,
 };
 
 /// CHWs of each caseload measured, smallest first.
@@ -58,7 +58,7 @@ fn main() -> anyhow::Result<()> {
     let mut results: Vec<(u64, Vec<ChildCost>)> = Vec::new();
     for chws in caseloads {
         let work = tempfile::tempdir()?;
-        let work_path = path(work.path())?;
+        let work_path = path_str(work.path())?;
         let config = kafo_gen::GeneratorConfig {
             seed,
             chws,
@@ -66,9 +66,7 @@ fn main() -> anyhow::Result<()> {
         };
         let json_path = work.path().join("caseload.jsonl");
         let store = work.path().join("store");
-        let mut writer = std::io::BufWriter::new(std::fs::File::create(&json_path)?);
-        let generated = kafo_gen::write_jsonl(&config, &mut writer)?;
-        drop(writer);
+        let (generated, import) = generate_and_import(kafo, &config, &json_path, &store)?;
         std::fs::write(
             work.path().join("mapping.toml"),
             mapping(
@@ -79,16 +77,7 @@ fn main() -> anyhow::Result<()> {
                     .collect::<Vec<_>>(),
             ),
         )?;
-        let store_arg = path(&store)?;
-        let import = measured(&[
-            kafo,
-            "--data-dir",
-            store_arg,
-            "import",
-            "--progress",
-            "none",
-            path(&json_path)?,
-        ])?;
+        let store_arg = path_str(&store)?;
         println!(
             "\ncaseload: {chws} CHWs, {} households, {} people, {} visits (imported in {:.1} s)",
             generated.households,
@@ -117,7 +106,7 @@ fn main() -> anyhow::Result<()> {
                         "-c",
                         "out=$1; shift; exec \"$@\" > \"$out\"",
                         "sh",
-                        path(&out)?,
+                        path_str(&out)?,
                     ]
                     .into_iter()
                     .chain(argv.iter().copied())
@@ -180,8 +169,4 @@ fn mapping(areas: &[String]) -> String {
         ));
     }
     text
-}
-
-fn path(path: &Path) -> anyhow::Result<&str> {
-    path.to_str().context("utf-8 path")
 }

@@ -19,7 +19,10 @@ use jiff::civil::Date;
 use kafo::health::{Period, ReportParams, Reporter, Schedule};
 use kafo::model::document;
 use kafo::store::{ListFilter, Store};
-use kafo_bench::{ChildCost, MEASURE_FLAG, kafo_binary, measure, measured, mib, row, seed_arg};
+use kafo_bench::{
+    ChildCost, MEASURE_FLAG, generate_and_import, kafo_binary, measure, measured, mib, path_str,
+    row, seed_arg,
+};
 
 /// (CHWs, target seconds) of each caseload measured.
 const CASELOADS: [(u32, u64); 2] = [(57, 2), (520, 15)];
@@ -57,19 +60,8 @@ fn main() -> anyhow::Result<()> {
         let as_of = config.end().to_string();
         let json_path = work.path().join("caseload.jsonl");
         let store = work.path().join("store");
-        let mut writer = std::io::BufWriter::new(std::fs::File::create(&json_path)?);
-        let generated = kafo_gen::write_jsonl(&config, &mut writer)?;
-        drop(writer);
-        let store_arg = path(&store)?;
-        let import = measured(&[
-            kafo,
-            "--data-dir",
-            store_arg,
-            "import",
-            "--progress",
-            "none",
-            path(&json_path)?,
-        ])?;
+        let (generated, import) = generate_and_import(kafo, &config, &json_path, &store)?;
+        let store_arg = path_str(&store)?;
         println!(
             "caseload: {chws} CHWs, {} households, {} people, {} visits (imported in {:.1} s)",
             generated.households,
@@ -84,10 +76,10 @@ fn main() -> anyhow::Result<()> {
             &format!("exec \"$0\" --data-dir \"$1\" --json report --as-of {as_of} > \"$2\""),
             kafo,
             store_arg,
-            path(&out)?,
+            path_str(&out)?,
         ])?;
         let baseline_out = work.path().join("baseline.json");
-        let baseline = measured(&[me, DECODE_FLAG, store_arg, &as_of, path(&baseline_out)?])?;
+        let baseline = measured(&[me, DECODE_FLAG, store_arg, &as_of, path_str(&baseline_out)?])?;
         let export = measured(&[
             "/bin/sh",
             "-c",
@@ -105,7 +97,7 @@ fn main() -> anyhow::Result<()> {
                 "--as-of",
                 &as_of,
                 "--html",
-                path(&file)?,
+                path_str(&file)?,
             ])?)
         } else {
             None
@@ -213,8 +205,4 @@ fn same_report(report: &Path, baseline: &Path) -> anyhow::Result<bool> {
         .strip_prefix(expected_head.as_bytes())
         .and_then(|rest| rest.strip_suffix(b"\n"))
         == baseline.strip_prefix(b"{"))
-}
-
-fn path(path: &Path) -> anyhow::Result<&str> {
-    path.to_str().context("utf-8 path")
 }

@@ -257,9 +257,7 @@ impl Outcome {
     }
 }
 
-fn path_str(path: &Path) -> anyhow::Result<&str> {
-    path.to_str().context("a utf-8 path")
-}
+use kafo_bench::path_str;
 
 /// The largest `committed` of an import's JSON progress events: households durable.
 fn acknowledged(stdout: &str) -> usize {
