@@ -9,6 +9,7 @@
 //! resources: building a `serde_json::Value` tree for each cost more than reading the
 //! store). The field order of each structure is the order of the JSON members.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use jiff::civil::Date;
@@ -59,7 +60,7 @@ pub enum Body<'h> {
 /// A `Coding`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Coding<'h> {
-    system: Text<'h>,
+    system: Cow<'h, str>,
     code: &'h str,
     #[serde(skip_serializing_if = "Option::is_none")]
     display: Option<&'h str>,
@@ -73,21 +74,11 @@ pub struct Concept<'h> {
     text: Option<&'h str>,
 }
 
-/// Text borrowed from the household or the code tables, or made for the resource.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Text<'h> {
-    /// Borrowed.
-    Borrowed(&'h str),
-    /// Made (a URL, a date, a key).
-    Owned(String),
-}
-
 /// An `Identifier` in one of Kafo's systems.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Identifier<'h> {
     system: String,
-    value: Text<'h>,
+    value: Cow<'h, str>,
 }
 
 /// A `Reference` to a resource of the bundle.
@@ -342,12 +333,12 @@ impl<'h> HouseholdResources<'h> {
             meta: Meta {
                 tag: [
                     Coding {
-                        system: Text::Owned(kafo_url("CodeSystem/area")),
+                        system: Cow::Owned(kafo_url("CodeSystem/area")),
                         code: household.area.as_str(),
                         display: None,
                     },
                     Coding {
-                        system: Text::Owned(kafo_url("CodeSystem/chw")),
+                        system: Cow::Owned(kafo_url("CodeSystem/chw")),
                         code: household.chw.as_str(),
                         display: None,
                     },
@@ -413,13 +404,13 @@ impl<'h> HouseholdResources<'h> {
                 identifier: [identifier("id/visit", key)],
                 status: "finished",
                 class: Coding {
-                    system: Text::Borrowed(ACT_CODE),
+                    system: Cow::Borrowed(ACT_CODE),
                     code: "HH",
                     display: Some("home health"),
                 },
                 kind: [Concept {
                     coding: vec![Coding {
-                        system: Text::Owned(kafo_url("CodeSystem/visit-kind")),
+                        system: Cow::Owned(kafo_url("CodeSystem/visit-kind")),
                         code: visit.kind.name(),
                         display: None,
                     }],
@@ -445,7 +436,7 @@ impl<'h> HouseholdResources<'h> {
                 status: "final",
                 category: [Concept {
                     coding: vec![Coding {
-                        system: Text::Borrowed(OBSERVATION_CATEGORY),
+                        system: Cow::Borrowed(OBSERVATION_CATEGORY),
                         code: category,
                         display: None,
                     }],
@@ -461,7 +452,7 @@ impl<'h> HouseholdResources<'h> {
         };
         let loinc = |(code, display): (&'h str, &'h str)| Concept {
             coding: vec![Coding {
-                system: Text::Borrowed(LOINC),
+                system: Cow::Borrowed(LOINC),
                 code,
                 display: Some(display),
             }],
@@ -508,7 +499,7 @@ impl<'h> HouseholdResources<'h> {
         for sign in signs {
             let code = Concept {
                 coding: vec![Coding {
-                    system: Text::Owned(kafo_url("CodeSystem/danger-sign")),
+                    system: Cow::Owned(kafo_url("CodeSystem/danger-sign")),
                     code: sign,
                     display: None,
                 }],
@@ -535,7 +526,7 @@ impl<'h> HouseholdResources<'h> {
                 priority: if referral.urgent { "urgent" } else { "routine" },
                 code: Concept {
                     coding: vec![Coding {
-                        system: Text::Borrowed(SNOMED),
+                        system: Cow::Borrowed(SNOMED),
                         code: SNOMED_REFERRAL.0,
                         display: Some(SNOMED_REFERRAL.1),
                     }],
@@ -574,13 +565,13 @@ impl<'h> HouseholdResources<'h> {
         let mut coding = Vec::with_capacity(2);
         if let Some(cvx) = cvx_of(code) {
             coding.push(Coding {
-                system: Text::Borrowed(CVX),
+                system: Cow::Borrowed(CVX),
                 code: &cvx.cvx,
                 display: Some(&cvx.display),
             });
         }
         coding.push(Coding {
-            system: Text::Owned(kafo_url("CodeSystem/dose")),
+            system: Cow::Owned(kafo_url("CodeSystem/dose")),
             code,
             display: None,
         });
@@ -618,14 +609,14 @@ impl<'h> HouseholdResources<'h> {
 fn identifier<'h>(system: &str, value: &'h str) -> Identifier<'h> {
     Identifier {
         system: kafo_url(system),
-        value: Text::Borrowed(value),
+        value: Cow::Borrowed(value),
     }
 }
 
 fn identifier_owned(system: &str, value: String) -> Identifier<'static> {
     Identifier {
         system: kafo_url(system),
-        value: Text::Owned(value),
+        value: Cow::Owned(value),
     }
 }
 
