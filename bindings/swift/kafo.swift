@@ -1194,6 +1194,24 @@ public static func `open`(dataDir: String)throws  -> Node  {
 })
 }
     
+    /**
+     * Opens the device's encrypted store in `data_dir` with its 32-byte `key`, or
+     * creates a new encrypted store there. Every value is sealed with
+     * XChaCha20-Poly1305, the device and program keys included. Keep the key in
+     * the platform's keystore (Android Keystore, iOS Keychain) and pass the same one
+     * every time. A wrong key raises `WrongKey` and changes nothing; a key for a
+     * plain store that holds data raises `InvalidArgument`.
+     */
+public static func openEncrypted(dataDir: String, key: Data)throws  -> Node  {
+    return try  FfiConverterTypeNode_lift(try rustCallWithError(FfiConverterTypeKafoError_lift) {
+        uniffiCallStatus in
+    uniffi_kafo_ffi_fn_constructor_node_open_encrypted(
+        FfiConverterString.lower(dataDir),
+        FfiConverterData.lower(key),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
@@ -2551,6 +2569,10 @@ public struct Status: Equatable, Hashable {
     public var visits: UInt64
     public var sizeOnDisk: UInt64
     /**
+     * The store is encrypted at rest (opened with `Node.open_encrypted`).
+     */
+    public var encrypted: Bool
+    /**
      * This device's enrolment, `None` when it is not enrolled in a program.
      */
     public var enrolment: Enrolment?
@@ -2559,6 +2581,9 @@ public struct Status: Equatable, Hashable {
     // declare one manually.
     public init(deviceId: String, households: UInt64, people: UInt64, visits: UInt64, sizeOnDisk: UInt64, 
         /**
+         * The store is encrypted at rest (opened with `Node.open_encrypted`).
+         */encrypted: Bool, 
+        /**
          * This device's enrolment, `None` when it is not enrolled in a program.
          */enrolment: Enrolment?) {
         self.deviceId = deviceId
@@ -2566,6 +2591,7 @@ public struct Status: Equatable, Hashable {
         self.people = people
         self.visits = visits
         self.sizeOnDisk = sizeOnDisk
+        self.encrypted = encrypted
         self.enrolment = enrolment
     }
 
@@ -2590,6 +2616,7 @@ public struct FfiConverterTypeStatus: FfiConverterRustBuffer {
                 people: FfiConverterUInt64.read(from: &buf), 
                 visits: FfiConverterUInt64.read(from: &buf), 
                 sizeOnDisk: FfiConverterUInt64.read(from: &buf), 
+                encrypted: FfiConverterBool.read(from: &buf), 
                 enrolment: FfiConverterOptionTypeEnrolment.read(from: &buf)
         )
     }
@@ -2600,6 +2627,7 @@ public struct FfiConverterTypeStatus: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.people, into: &buf)
         FfiConverterUInt64.write(value.visits, into: &buf)
         FfiConverterUInt64.write(value.sizeOnDisk, into: &buf)
+        FfiConverterBool.write(value.encrypted, into: &buf)
         FfiConverterOptionTypeEnrolment.write(value.enrolment, into: &buf)
     }
 }
@@ -2905,6 +2933,12 @@ enum KafoError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case StoreLocked(message: String
     )
     /**
+     * The store is encrypted and was opened without its key, or with another key.
+     * Nothing was read or changed.
+     */
+    case WrongKey(message: String
+    )
+    /**
      * No household, visit or device with that id.
      */
     case NotFound(message: String
@@ -2971,22 +3005,25 @@ public struct FfiConverterTypeKafoError: FfiConverterRustBuffer {
         case 2: return .StoreLocked(
             message: try FfiConverterString.read(from: &buf)
             )
-        case 3: return .NotFound(
+        case 3: return .WrongKey(
             message: try FfiConverterString.read(from: &buf)
             )
-        case 4: return .InvalidArgument(
+        case 4: return .NotFound(
             message: try FfiConverterString.read(from: &buf)
             )
-        case 5: return .Trust(
+        case 5: return .InvalidArgument(
             message: try FfiConverterString.read(from: &buf)
             )
-        case 6: return .Refused(
+        case 6: return .Trust(
             message: try FfiConverterString.read(from: &buf)
             )
-        case 7: return .Io(
+        case 7: return .Refused(
             message: try FfiConverterString.read(from: &buf)
             )
-        case 8: return .Internal(
+        case 8: return .Io(
+            message: try FfiConverterString.read(from: &buf)
+            )
+        case 9: return .Internal(
             message: try FfiConverterString.read(from: &buf)
             )
 
@@ -3013,33 +3050,38 @@ public struct FfiConverterTypeKafoError: FfiConverterRustBuffer {
             FfiConverterString.write(message, into: &buf)
             
         
-        case let .NotFound(message):
+        case let .WrongKey(message):
             writeInt(&buf, Int32(3))
             FfiConverterString.write(message, into: &buf)
             
         
-        case let .InvalidArgument(message):
+        case let .NotFound(message):
             writeInt(&buf, Int32(4))
             FfiConverterString.write(message, into: &buf)
             
         
-        case let .Trust(message):
+        case let .InvalidArgument(message):
             writeInt(&buf, Int32(5))
             FfiConverterString.write(message, into: &buf)
             
         
-        case let .Refused(message):
+        case let .Trust(message):
             writeInt(&buf, Int32(6))
             FfiConverterString.write(message, into: &buf)
             
         
-        case let .Io(message):
+        case let .Refused(message):
             writeInt(&buf, Int32(7))
             FfiConverterString.write(message, into: &buf)
             
         
-        case let .Internal(message):
+        case let .Io(message):
             writeInt(&buf, Int32(8))
+            FfiConverterString.write(message, into: &buf)
+            
+        
+        case let .Internal(message):
+            writeInt(&buf, Int32(9))
             FfiConverterString.write(message, into: &buf)
             
         }
@@ -3595,6 +3637,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kafo_ffi_checksum_constructor_node_open() != 44349) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kafo_ffi_checksum_constructor_node_open_encrypted() != 2340) {
         return InitializationResult.apiChecksumMismatch
     }
 

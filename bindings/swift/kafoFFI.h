@@ -353,6 +353,11 @@ void uniffi_kafo_ffi_fn_free_node(uint64_t handle, RustCallStatus *_Nonnull out_
 uint64_t uniffi_kafo_ffi_fn_constructor_node_open(RustBuffer data_dir, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_FN_CONSTRUCTOR_NODE_OPEN_ENCRYPTED
+#define UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_FN_CONSTRUCTOR_NODE_OPEN_ENCRYPTED
+uint64_t uniffi_kafo_ffi_fn_constructor_node_open_encrypted(RustBuffer data_dir, RustBuffer key, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_FN_METHOD_NODE_ADD_VISIT
 #define UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_FN_METHOD_NODE_ADD_VISIT
 void uniffi_kafo_ffi_fn_method_node_add_visit(uint64_t ptr, RustBuffer household_id, RustBuffer visit_json, RustCallStatus *_Nonnull out_status
@@ -973,6 +978,12 @@ uint16_t uniffi_kafo_ffi_checksum_method_subscription_close(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_CHECKSUM_CONSTRUCTOR_NODE_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_CHECKSUM_CONSTRUCTOR_NODE_OPEN
 uint16_t uniffi_kafo_ffi_checksum_constructor_node_open(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_CHECKSUM_CONSTRUCTOR_NODE_OPEN_ENCRYPTED
+#define UNIFFI_FFIDEF_UNIFFI_KAFO_FFI_CHECKSUM_CONSTRUCTOR_NODE_OPEN_ENCRYPTED
+uint16_t uniffi_kafo_ffi_checksum_constructor_node_open_encrypted(void
     
 );
 #endif

@@ -37,10 +37,22 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `kafo init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Encrypt the store at rest (XChaCha20-Poly1305, key derived from a passphrase
+    /// with Argon2id). The passphrase is read from KAFO_PASSPHRASE or asked for twice;
+    /// every later command on the store reads KAFO_PASSPHRASE or asks for it. An
+    /// existing plain store is refused: export it and import it into a new encrypted one.
+    #[arg(long)]
+    pub encrypt: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the store and this device's identity (does nothing if they exist).
-    Init,
+    #[command(after_help = EXIT_CODES)]
+    Init(InitArgs),
     /// Show this device's id, its enrolment (program, role, scopes, expiry) and what its
     /// store holds.
     Status,

@@ -27,6 +27,9 @@ pub const EXIT_FAILURE: u8 = 1;
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
+    /// The passphrase of an encrypted store could not be had.
+    #[error("{0}")]
+    Passphrase(String),
     /// No platform data directory, and no `--data-dir`.
     #[error("no default data directory on this platform; pass --data-dir DIR")]
     NoDataDir,
@@ -144,9 +147,12 @@ impl Failure {
             Self::NoDataDir | Self::Json(_) | Self::NoSuchHousehold(_) => EXIT_FAILURE,
             Self::StoreInUse { .. } => EXIT_FAILURE,
             Self::Open(OpenError::Store(error)) => match error {
-                OpenStoreError::Locked { .. } | OpenStoreError::UnsupportedVersion { .. } => {
-                    EXIT_FAILURE
-                }
+                OpenStoreError::Locked { .. }
+                | OpenStoreError::UnsupportedVersion { .. }
+                | OpenStoreError::NeedsKey { .. }
+                | OpenStoreError::WrongKey { .. }
+                | OpenStoreError::NotEncrypted { .. }
+                | OpenStoreError::KeyUnavailable { .. } => EXIT_FAILURE,
                 _ => EXIT_IO,
             },
             Self::Open(_) => EXIT_IO,
@@ -180,8 +186,13 @@ impl Failure {
             Self::Trust(error) => trust_exit_code(error),
             Self::History(error) => history_exit_code(error),
             Self::Report(_) => EXIT_IO,
-            Self::Chart { .. } => EXIT_FAILURE,
-            Self::Doctor(DoctorError::Open(OpenStoreError::Locked { .. })) => EXIT_FAILURE,
+            Self::Chart { .. } | Self::Passphrase(_) => EXIT_FAILURE,
+            Self::Doctor(DoctorError::Open(
+                OpenStoreError::Locked { .. }
+                | OpenStoreError::NeedsKey { .. }
+                | OpenStoreError::WrongKey { .. }
+                | OpenStoreError::KeyUnavailable { .. },
+            )) => EXIT_FAILURE,
             Self::Doctor(_) => EXIT_IO,
             Self::DoctorFound(_) => EXIT_FAILURE,
         }

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod failure;
 mod output;
+mod passphrase;
 mod report;
 mod runtime;
 mod trust_view;
@@ -40,7 +41,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     };
     let json = cli.json;
     match cli.command {
-        Command::Init => commands::status::init(&data_dir, json),
+        Command::Init(args) => commands::status::init(&data_dir, json, &args),
         Command::Status => commands::status::status(&data_dir, json),
         Command::Import(args) => commands::import::import(&data_dir, json, &args),
         Command::Export(args) => commands::export::export(&data_dir, json, &args),

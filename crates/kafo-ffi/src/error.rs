@@ -23,6 +23,10 @@ pub enum KafoError {
     /// Another process (or another open `Node`) holds the store.
     #[error("{message}")]
     StoreLocked { message: String },
+    /// The store is encrypted and was opened without its key, or with another key.
+    /// Nothing was read or changed.
+    #[error("{message}")]
+    WrongKey { message: String },
     /// No household, visit or device with that id.
     #[error("{message}")]
     NotFound { message: String },
@@ -63,6 +67,16 @@ impl From<OpenError> for KafoError {
             OpenError::Store(OpenStoreError::Locked { .. }) => Self::StoreLocked {
                 message: error.to_string(),
             },
+            OpenError::Store(
+                OpenStoreError::NeedsKey { .. }
+                | OpenStoreError::WrongKey { .. }
+                | OpenStoreError::KeyUnavailable { .. },
+            ) => Self::WrongKey {
+                message: error.to_string(),
+            },
+            OpenError::Store(OpenStoreError::NotEncrypted { .. }) => {
+                Self::invalid_argument(error.to_string())
+            }
             _ => Self::io(error),
         }
     }

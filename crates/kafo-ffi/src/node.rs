@@ -38,6 +38,28 @@ impl Node {
         })
     }
 
+    /// Opens the device's encrypted store in `data_dir` with its 32-byte `key`, or
+    /// creates a new encrypted store there. Every value is sealed with
+    /// XChaCha20-Poly1305, the device and program keys included. Keep the key in
+    /// the platform's keystore (Android Keystore, iOS Keychain) and pass the same one
+    /// every time. A wrong key raises `WrongKey` and changes nothing; a key for a
+    /// plain store that holds data raises `InvalidArgument`.
+    #[uniffi::constructor]
+    pub fn open_encrypted(data_dir: String, key: Vec<u8>) -> Result<Arc<Self>, KafoError> {
+        guard(|| {
+            let key: [u8; 32] = key.as_slice().try_into().map_err(|_| {
+                KafoError::invalid_argument(format!(
+                    "the store key must be 32 bytes, not {}",
+                    key.len()
+                ))
+            })?;
+            let inner = kafo::Node::open_encrypted(&data_dir, kafo::StoreKey::from_bytes(key))?;
+            Ok(Arc::new(Self {
+                inner: Arc::new(inner),
+            }))
+        })
+    }
+
     /// This device's id (its libp2p peer id, `12D3KooW...`).
     pub fn device_id(&self) -> String {
         self.inner.device_id().to_string()
@@ -53,6 +75,7 @@ impl Node {
                 people: status.people,
                 visits: status.visits,
                 size_on_disk: status.size_on_disk,
+                encrypted: status.encrypted,
                 enrolment: self.inner.whoami().enrolment.as_ref().map(Enrolment::from),
             })
         })

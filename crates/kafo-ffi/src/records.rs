@@ -10,6 +10,8 @@ pub struct Status {
     pub people: u64,
     pub visits: u64,
     pub size_on_disk: u64,
+    /// The store is encrypted at rest (opened with `Node.open_encrypted`).
+    pub encrypted: bool,
     /// This device's enrolment, `None` when it is not enrolled in a program.
     pub enrolment: Option<Enrolment>,
 }

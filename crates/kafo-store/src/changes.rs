@@ -188,7 +188,8 @@ mod tests {
     #[test]
     fn migrating_to_schema_3_lists_the_documents_already_stored() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open_with(dir.path(), &MIGRATIONS[..1], 2).expect("opens at 2");
+        let store = Store::open_with(dir.path(), crate::Unlock::Plain, &MIGRATIONS[..1], 2)
+            .expect("opens at 2");
         write_household(&store, "h1", 0);
         write_household(&store, "h2", 3);
         write_household(&store, "h3", 1);

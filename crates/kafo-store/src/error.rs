@@ -50,6 +50,48 @@ pub enum OpenStoreError {
         /// The operating system's error.
         source: io::Error,
     },
+    /// The store is encrypted and was opened without its key. Nothing was read or
+    /// changed.
+    #[error(
+        "store {path} is encrypted: open it with its key (the CLI reads KAFO_PASSPHRASE or asks for the passphrase)"
+    )]
+    NeedsKey {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// The key (or passphrase) does not open this encrypted store. Nothing was read
+    /// or changed.
+    #[error("store {path}: wrong key or passphrase for this encrypted store")]
+    WrongKey {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// A key was given for a store that already holds data in the clear. A store
+    /// cannot be encrypted in place: export its households and import them into a
+    /// new encrypted store.
+    #[error(
+        "store {path} is not encrypted: to encrypt its data, export it (`kafo export`) and import it into a new store made with `kafo init --encrypt`"
+    )]
+    NotEncrypted {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// The store is encrypted and its key could not be had (no passphrase given).
+    #[error("store {path} is encrypted and no key was given: {reason}")]
+    KeyUnavailable {
+        /// The store directory.
+        path: PathBuf,
+        /// Why the key could not be had.
+        reason: String,
+    },
+    /// Writing a new store's first record failed; nothing else was written.
+    #[error("initialising store {path}: {source}")]
+    Init {
+        /// The store directory.
+        path: PathBuf,
+        /// What went wrong.
+        source: WriteError,
+    },
     /// Upgrading the store to the current schema failed; the store keeps the
     /// version of the last migration that completed.
     #[error("migrating store {path} from schema version {from}: {source}")]

@@ -221,7 +221,8 @@ mod tests {
     #[test]
     fn a_version_1_store_opens_and_is_migrated_to_the_current_version() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open_with(dir.path(), &[], 1).expect("creates at version 1");
+        let store = Store::open_with(dir.path(), crate::Unlock::Plain, &[], 1)
+            .expect("creates at version 1");
         store.put_meta("device", b"alice").expect("writes");
         drop(store);
         assert_eq!(stored_version(dir.path()), 1);
@@ -239,11 +240,13 @@ mod tests {
     #[test]
     fn an_older_store_is_migrated_atomically_one_version_at_a_time() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open_with(dir.path(), &[], 1).expect("creates at version 1");
+        let store = Store::open_with(dir.path(), crate::Unlock::Plain, &[], 1)
+            .expect("creates at version 1");
         store.put_meta("device", b"alice").expect("writes");
         drop(store);
 
-        let store = Store::open_with(dir.path(), TEST_MIGRATIONS, 2).expect("migrates to 2");
+        let store = Store::open_with(dir.path(), crate::Unlock::Plain, TEST_MIGRATIONS, 2)
+            .expect("migrates to 2");
         assert_eq!(
             store.meta("device").expect("reads").as_deref(),
             Some(&b"alice+v2"[..])
@@ -252,7 +255,8 @@ mod tests {
         assert_eq!(stored_version(dir.path()), 2);
 
         // Opening again at version 2 runs nothing twice.
-        let store = Store::open_with(dir.path(), TEST_MIGRATIONS, 2).expect("opens at 2");
+        let store = Store::open_with(dir.path(), crate::Unlock::Plain, TEST_MIGRATIONS, 2)
+            .expect("opens at 2");
         assert_eq!(
             store.meta("device").expect("reads").as_deref(),
             Some(&b"alice+v2"[..])
@@ -260,23 +264,27 @@ mod tests {
         drop(store);
 
         // A failing migration writes nothing and leaves the version where it was.
-        let err = Store::open_with(dir.path(), TEST_MIGRATIONS, 3).expect_err("2 -> 3 fails");
+        let err = Store::open_with(dir.path(), crate::Unlock::Plain, TEST_MIGRATIONS, 3)
+            .expect_err("2 -> 3 fails");
         assert!(
             matches!(err, OpenStoreError::Migration { from: 2, .. }),
             "{err:?}"
         );
         assert_eq!(stored_version(dir.path()), 2);
-        let store = Store::open_with(dir.path(), TEST_MIGRATIONS, 2).expect("still opens at 2");
+        let store = Store::open_with(dir.path(), crate::Unlock::Plain, TEST_MIGRATIONS, 2)
+            .expect("still opens at 2");
         assert_eq!(store.meta("half-done").expect("reads"), None);
         drop(store);
 
         // A missing step is reported, not skipped.
-        let err = Store::open_with(dir.path(), TEST_MIGRATIONS, 4).expect_err("no 3 -> 4");
+        let err = Store::open_with(dir.path(), crate::Unlock::Plain, TEST_MIGRATIONS, 4)
+            .expect_err("no 3 -> 4");
         assert!(
             matches!(err, OpenStoreError::Migration { from: 2, .. }),
             "{err:?}"
         );
-        let err = Store::open_with(dir.path(), &TEST_MIGRATIONS[..1], 3).expect_err("no 2 -> 3");
+        let err = Store::open_with(dir.path(), crate::Unlock::Plain, &TEST_MIGRATIONS[..1], 3)
+            .expect_err("no 2 -> 3");
         assert!(
             matches!(
                 err,
@@ -294,7 +302,10 @@ mod tests {
     fn a_newer_store_is_refused_not_misread() {
         let dir = tempfile::tempdir().expect("temp dir");
         let newer = SCHEMA_VERSION + 1;
-        drop(Store::open_with(dir.path(), &[], newer).expect("creates at a newer version"));
+        drop(
+            Store::open_with(dir.path(), crate::Unlock::Plain, &[], newer)
+                .expect("creates at a newer version"),
+        );
         let err = Store::open(dir.path()).expect_err("newer than this code");
         assert!(
             matches!(

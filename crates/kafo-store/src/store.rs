@@ -16,6 +16,7 @@ use crate::keys;
 use crate::records::decode_totals;
 use crate::recovery::{self, DirLock};
 use crate::schema::{self, Migration};
+use crate::sealing::{StoreKey, Unlock};
 use crate::space::{self, Space, SpaceGuard};
 
 /// How long [`Store::open`] waits for the lock on the store (Kafo's, then sled's)
@@ -67,13 +68,46 @@ impl Store {
     /// processes and within one: if the store is held, `open` retries for up to one
     /// second (sled releases a dropped store's lock asynchronously, from its own
     /// threads) and then returns [`OpenStoreError::Locked`].
+    ///
+    /// An encrypted store is refused with [`OpenStoreError::NeedsKey`]: open it with
+    /// [`Store::open_encrypted`] or [`Store::open_unlocking`].
     pub fn open(dir: &Path) -> Result<Self, OpenStoreError> {
-        Self::open_with(dir, schema::MIGRATIONS, schema::SCHEMA_VERSION)
+        Self::open_unlocking(dir, Unlock::Plain)
+    }
+
+    /// Opens the encrypted store in `dir` with its key, or creates a new encrypted
+    /// store there (see [`crate::sealing`]). A wrong key is refused with
+    /// [`OpenStoreError::WrongKey`], a plain store that holds data with
+    /// [`OpenStoreError::NotEncrypted`]; either way nothing is changed.
+    pub fn open_encrypted(dir: &Path, key: StoreKey) -> Result<Self, OpenStoreError> {
+        Self::open_unlocking(dir, Unlock::Key(key))
+    }
+
+    /// Opens the store in `dir` as `unlock` says: [`Store::open`] and
+    /// [`Store::open_encrypted`] in one, and [`Unlock::AskIfEncrypted`] for callers
+    /// that ask for a passphrase only when the store needs one.
+    pub fn open_unlocking(dir: &Path, unlock: Unlock<'_>) -> Result<Self, OpenStoreError> {
+        Self::open_with(dir, unlock, schema::MIGRATIONS, schema::SCHEMA_VERSION)
+    }
+
+    /// Opens (or creates) a store in `dir` sealed like this one: encrypted with the
+    /// same key when this one is, plain otherwise. Salvage builds its new store so.
+    pub fn open_alike(&self, dir: &Path) -> Result<Self, OpenStoreError> {
+        match self.db.sealing() {
+            Some(sealing) => Self::open_unlocking(dir, Unlock::Like(sealing)),
+            None => Self::open(dir),
+        }
+    }
+
+    /// Whether the store is encrypted at rest.
+    pub fn is_encrypted(&self) -> bool {
+        self.db.sealing().is_some()
     }
 
     /// [`Store::open`] with a given migration table and target version (tests use their own).
     pub(crate) fn open_with(
         dir: &Path,
+        unlock: Unlock<'_>,
         migrations: &[Migration],
         supported: u64,
     ) -> Result<Self, OpenStoreError> {
@@ -85,7 +119,8 @@ impl Store {
         let mut repaired = recovery::remove_interrupted_files(dir).map_err(io_error)?;
         let marker = dir.join(MARKER_FILE);
         let existed = marker.try_exists().map_err(io_error)?;
-        let db = open_on_full_disk(dir, &mut repaired)?;
+        let mut db = open_on_full_disk(dir, &mut repaired)?;
+        db.unlock(dir, unlock, existed)?;
         schema::bring_up_to_date(&db, dir, migrations, supported, existed)?;
         if !existed {
             write_marker(dir, &marker).map_err(io_error)?;

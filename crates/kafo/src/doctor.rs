@@ -12,7 +12,9 @@
 
 use std::path::{Path, PathBuf};
 
-use kafo_store::{DamagedHousehold, OpenStoreError, ReadError, SalvageError, Store, StoreCheck};
+use kafo_store::{
+    DamagedHousehold, OpenStoreError, ReadError, SalvageError, Store, StoreCheck, Unlock,
+};
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -159,8 +161,10 @@ impl DoctorError {
 
 /// Checks the store in `data_dir`. Fails only when the store cannot be opened or
 /// listed at all; everything else is reported in the [`Diagnosis`].
-pub fn diagnose(data_dir: &Path) -> Result<Diagnosis, DoctorError> {
-    let store = Store::open(data_dir)?;
+///
+/// `unlock` opens an encrypted store ([`Unlock::Plain`] for a plain one).
+pub fn diagnose(data_dir: &Path, unlock: Unlock<'_>) -> Result<Diagnosis, DoctorError> {
+    let store = Store::open_unlocking(data_dir, unlock)?;
     let unreadable = |source| DoctorError::Unreadable {
         path: data_dir.to_path_buf(),
         source,
@@ -244,11 +248,17 @@ pub struct Salvaged {
 /// If the copy fails (a full disk), the damaged store is left as it was and the
 /// partial new store stays in `new_dir` to be removed. The swap is two renames; the
 /// damaged store is renamed first, so at no point do two stores sit at `data_dir`.
-pub fn salvage(data_dir: &Path, new_dir: &Path) -> Result<Salvaged, DoctorError> {
+///
+/// `unlock` opens an encrypted store; the new store is encrypted with the same key.
+pub fn salvage(
+    data_dir: &Path,
+    new_dir: &Path,
+    unlock: Unlock<'_>,
+) -> Result<Salvaged, DoctorError> {
     check_target(data_dir, new_dir)?;
     let report = {
-        let damaged = Store::open(data_dir)?;
-        let fresh = Store::open(new_dir)?;
+        let damaged = Store::open_unlocking(data_dir, unlock.clone())?;
+        let fresh = damaged.open_alike(new_dir)?;
         // Every batch of the copy is durable when `salvage_into` returns; both
         // stores close at the end of this block, before their directories move.
         damaged.salvage_into(&fresh)?
@@ -267,7 +277,7 @@ pub fn salvage(data_dir: &Path, new_dir: &Path) -> Result<Salvaged, DoctorError>
         let _ = std::fs::rename(&damaged_store, data_dir);
         return Err(error);
     }
-    let check = diagnose(data_dir)?;
+    let check = diagnose(data_dir, unlock)?;
     Ok(Salvaged {
         households: report.households,
         rebuilt: report.rebuilt,

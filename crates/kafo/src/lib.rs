@@ -55,3 +55,4 @@ pub use stream::HouseholdStream;
 pub use kafo_health as health;
 pub use kafo_model as model;
 pub use kafo_store as store;
+pub use kafo_store::{StoreKey, Unlock};

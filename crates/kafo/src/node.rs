@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use kafo_model::HouseholdId;
-use kafo_store::{OpenStoreError, ReadError, Store, WriteError};
+use kafo_store::{OpenStoreError, ReadError, Store, StoreKey, Unlock, WriteError};
 use tokio::sync::watch;
 use tracing::info;
 
@@ -72,6 +72,8 @@ pub struct Status {
     /// Free space is running low: writes stop when the disk is nearly full (reading
     /// always works), so the user should free some space.
     pub low_space: bool,
+    /// The store is encrypted at rest (opened with [`Node::open_encrypted`]).
+    pub encrypted: bool,
 }
 
 impl Node {
@@ -79,9 +81,28 @@ impl Node {
     ///
     /// When the device is enrolled in a program, every change it authors from then on
     /// is signed with its device key (see [`crate::trust`]).
+    ///
+    /// An encrypted store is refused ([`OpenStoreError::NeedsKey`]): open it with
+    /// [`Node::open_encrypted`].
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
+        Self::open_unlocking(dir, Unlock::Plain)
+    }
+
+    /// Opens the encrypted store in `dir` with its key, or creates a new encrypted
+    /// store and device identity there. Every value the store writes is sealed
+    /// (XChaCha20-Poly1305), the device and program keys included; see
+    /// [`kafo_store::sealing`]. A wrong key ([`OpenStoreError::WrongKey`]) or a plain
+    /// store that holds data ([`OpenStoreError::NotEncrypted`]) is refused, and
+    /// nothing is changed.
+    pub fn open_encrypted(dir: impl AsRef<Path>, key: StoreKey) -> Result<Self, OpenError> {
+        Self::open_unlocking(dir, Unlock::Key(key))
+    }
+
+    /// Opens the store in `dir` as `unlock` says ([`Unlock::AskIfEncrypted`] asks
+    /// for the key only when the store turns out to be encrypted).
+    pub fn open_unlocking(dir: impl AsRef<Path>, unlock: Unlock<'_>) -> Result<Self, OpenError> {
         let data_dir = dir.as_ref().to_path_buf();
-        let store = Store::open(&data_dir)?;
+        let store = Store::open_unlocking(&data_dir, unlock)?;
         let identity = match store
             .meta(META_DEVICE_KEY)
             .map_err(OpenError::ReadIdentity)?
@@ -106,6 +127,11 @@ impl Node {
             peer_records: Mutex::new(()),
             trust,
         })
+    }
+
+    /// Whether the store is encrypted at rest.
+    pub fn is_encrypted(&self) -> bool {
+        self.store.is_encrypted()
     }
 
     /// A counter bumped after every durable write through this node: local edits
@@ -164,6 +190,7 @@ impl Node {
             size_on_disk: self.store.size_on_disk()?,
             free_space: space.as_ref().map(|space| space.free),
             low_space: space.is_some_and(|space| space.is_low()),
+            encrypted: self.store.is_encrypted(),
         })
     }
 }

@@ -791,6 +791,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_kafo_ffi_checksum_constructor_node_open(
     ): Int
+    external fun uniffi_kafo_ffi_checksum_constructor_node_open_encrypted(
+    ): Int
     external fun ffi_kafo_ffi_uniffi_contract_version(
     ): Int
 
@@ -840,6 +842,8 @@ internal object UniffiLib {
     external fun uniffi_kafo_ffi_fn_free_node(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_kafo_ffi_fn_constructor_node_open(`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_kafo_ffi_fn_constructor_node_open_encrypted(`dataDir`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_kafo_ffi_fn_method_node_add_visit(`ptr`: Long,`householdId`: RustBuffer.ByValue,`visitJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1123,6 +1127,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_kafo_ffi_checksum_constructor_node_open() and 0xFFFF) != 44349) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_kafo_ffi_checksum_constructor_node_open_encrypted() and 0xFFFF) != 2340) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -2864,6 +2871,28 @@ open class Node: Disposable, AutoCloseable, NodeInterface
     
 
         
+    /**
+     * Opens the device's encrypted store in `data_dir` with its 32-byte `key`, or
+     * creates a new encrypted store there. Every value is sealed with
+     * XChaCha20-Poly1305, the device and program keys included. Keep the key in
+     * the platform's keystore (Android Keystore, iOS Keychain) and pass the same one
+     * every time. A wrong key raises `WrongKey` and changes nothing; a key for a
+     * plain store that holds data raises `InvalidArgument`.
+     */
+    @Throws(KafoException::class) fun `openEncrypted`(`dataDir`: kotlin.String, `key`: kotlin.ByteArray): Node {
+            return FfiConverterTypeNode.lift(
+    uniffiRustCallWithError(KafoException) { _status ->
+    UniffiLib.uniffi_kafo_ffi_fn_constructor_node_open_encrypted(
+    
+        
+        FfiConverterString.lower(`dataDir`),
+        FfiConverterByteArray.lower(`key`),_status)
+}
+    )
+    }
+    
+
+        
     }
     
 }
@@ -4186,6 +4215,11 @@ data class Status (
     var `sizeOnDisk`: kotlin.ULong
     , 
     /**
+     * The store is encrypted at rest (opened with `Node.open_encrypted`).
+     */
+    var `encrypted`: kotlin.Boolean
+    , 
+    /**
      * This device's enrolment, `None` when it is not enrolled in a program.
      */
     var `enrolment`: Enrolment?
@@ -4210,6 +4244,7 @@ public object FfiConverterTypeStatus: FfiConverterRustBuffer<Status> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterOptionalTypeEnrolment.read(buf),
         )
     }
@@ -4220,6 +4255,7 @@ public object FfiConverterTypeStatus: FfiConverterRustBuffer<Status> {
             FfiConverterULong.allocationSize(value.`people`) +
             FfiConverterULong.allocationSize(value.`visits`) +
             FfiConverterULong.allocationSize(value.`sizeOnDisk`) +
+            FfiConverterBoolean.allocationSize(value.`encrypted`) +
             FfiConverterOptionalTypeEnrolment.allocationSize(value.`enrolment`)
     )
 
@@ -4229,6 +4265,7 @@ public object FfiConverterTypeStatus: FfiConverterRustBuffer<Status> {
             FfiConverterULong.write(value.`people`, buf)
             FfiConverterULong.write(value.`visits`, buf)
             FfiConverterULong.write(value.`sizeOnDisk`, buf)
+            FfiConverterBoolean.write(value.`encrypted`, buf)
             FfiConverterOptionalTypeEnrolment.write(value.`enrolment`, buf)
     }
 }
@@ -4474,6 +4511,18 @@ sealed class KafoException: kotlin.Exception() {
     }
     
     /**
+     * The store is encrypted and was opened without its key, or with another key.
+     * Nothing was read or changed.
+     */
+    class WrongKey(
+        
+        val `message`: kotlin.String
+        ) : KafoException() {
+        override val message
+            get() = "message=${ `message` }"
+    }
+    
+    /**
      * No household, visit or device with that id.
      */
     class NotFound(
@@ -4566,22 +4615,25 @@ public object FfiConverterTypeKafoError : FfiConverterRustBuffer<KafoException> 
             2 -> KafoException.StoreLocked(
                 FfiConverterString.read(buf),
                 )
-            3 -> KafoException.NotFound(
+            3 -> KafoException.WrongKey(
                 FfiConverterString.read(buf),
                 )
-            4 -> KafoException.InvalidArgument(
+            4 -> KafoException.NotFound(
                 FfiConverterString.read(buf),
                 )
-            5 -> KafoException.Trust(
+            5 -> KafoException.InvalidArgument(
                 FfiConverterString.read(buf),
                 )
-            6 -> KafoException.Refused(
+            6 -> KafoException.Trust(
                 FfiConverterString.read(buf),
                 )
-            7 -> KafoException.Io(
+            7 -> KafoException.Refused(
                 FfiConverterString.read(buf),
                 )
-            8 -> KafoException.Internal(
+            8 -> KafoException.Io(
+                FfiConverterString.read(buf),
+                )
+            9 -> KafoException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4598,6 +4650,11 @@ public object FfiConverterTypeKafoError : FfiConverterRustBuffer<KafoException> 
                 + FfiConverterString.allocationSize(value.`message`)
             )
             is KafoException.StoreLocked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`message`)
+            )
+            is KafoException.WrongKey -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`message`)
@@ -4649,33 +4706,38 @@ public object FfiConverterTypeKafoError : FfiConverterRustBuffer<KafoException> 
                 FfiConverterString.write(value.`message`, buf)
                 Unit
             }
-            is KafoException.NotFound -> {
+            is KafoException.WrongKey -> {
                 buf.putInt(3)
                 FfiConverterString.write(value.`message`, buf)
                 Unit
             }
-            is KafoException.InvalidArgument -> {
+            is KafoException.NotFound -> {
                 buf.putInt(4)
                 FfiConverterString.write(value.`message`, buf)
                 Unit
             }
-            is KafoException.Trust -> {
+            is KafoException.InvalidArgument -> {
                 buf.putInt(5)
                 FfiConverterString.write(value.`message`, buf)
                 Unit
             }
-            is KafoException.Refused -> {
+            is KafoException.Trust -> {
                 buf.putInt(6)
                 FfiConverterString.write(value.`message`, buf)
                 Unit
             }
-            is KafoException.Io -> {
+            is KafoException.Refused -> {
                 buf.putInt(7)
                 FfiConverterString.write(value.`message`, buf)
                 Unit
             }
-            is KafoException.Internal -> {
+            is KafoException.Io -> {
                 buf.putInt(8)
+                FfiConverterString.write(value.`message`, buf)
+                Unit
+            }
+            is KafoException.Internal -> {
+                buf.putInt(9)
                 FfiConverterString.write(value.`message`, buf)
                 Unit
             }

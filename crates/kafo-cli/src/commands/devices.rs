@@ -48,7 +48,7 @@ impl DeviceJson {
 }
 
 pub fn devices(data_dir: &Path, json: bool) -> Result<(), Failure> {
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let devices = node.devices()?;
     if json {
         #[derive(Serialize)]
@@ -111,7 +111,7 @@ pub fn devices(data_dir: &Path, json: bool) -> Result<(), Failure> {
 }
 
 pub fn whoami(data_dir: &Path, json: bool) -> Result<(), Failure> {
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let me = node.whoami();
     if json {
         #[derive(Serialize)]

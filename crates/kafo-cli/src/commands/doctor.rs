@@ -9,6 +9,8 @@ use crate::cli::DoctorArgs;
 use crate::commands::status::human_bytes;
 use crate::failure::Failure;
 use crate::output::{print_json, print_text};
+use crate::passphrase::Passphrase;
+use kafo::Unlock;
 
 /// Checks the store, or salvages it with `--salvage DIR`.
 pub fn doctor(data_dir: &Path, json: bool, args: &DoctorArgs) -> Result<(), Failure> {
@@ -19,7 +21,9 @@ pub fn doctor(data_dir: &Path, json: bool, args: &DoctorArgs) -> Result<(), Fail
 }
 
 fn check(data_dir: &Path, json: bool) -> Result<(), Failure> {
-    let diagnosis = doctor::diagnose(data_dir)?;
+    let passphrase = Passphrase::default();
+    let ask = || passphrase.get();
+    let diagnosis = doctor::diagnose(data_dir, Unlock::AskIfEncrypted(&ask))?;
     let problems = diagnosis.problems();
     if json {
         #[derive(serde::Serialize)]
@@ -48,7 +52,9 @@ fn check(data_dir: &Path, json: bool) -> Result<(), Failure> {
 }
 
 fn salvage(data_dir: &Path, new_dir: &Path, json: bool) -> Result<(), Failure> {
-    let salvaged = doctor::salvage(data_dir, new_dir)?;
+    let passphrase = Passphrase::default();
+    let ask = || passphrase.get();
+    let salvaged = doctor::salvage(data_dir, new_dir, Unlock::AskIfEncrypted(&ask))?;
     if json {
         print_json(&salvaged)?;
     } else {

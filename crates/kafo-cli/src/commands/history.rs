@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use kafo::Node;
 use kafo::model::HouseholdId;
 use serde::Serialize;
 
@@ -23,7 +22,7 @@ struct EntryJson {
 
 pub fn history(data_dir: &Path, json: bool, id: &str) -> Result<(), Failure> {
     let id = parse_flag::<HouseholdId>("ID", id)?;
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let entries = node.household_history(&id)?;
     if json {
         #[derive(Serialize)]

@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use kafo::Node;
 use kafo::model::{AreaId, ChwId, HouseholdId};
 
 use crate::failure::Failure;
@@ -19,7 +18,7 @@ pub fn list(
         .map(|a| parse_flag::<AreaId>("--area", a))
         .transpose()?;
     let chw = chw.map(|c| parse_flag::<ChwId>("--chw", c)).transpose()?;
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let households = node.households(area.as_ref(), chw.as_ref())?;
     if json {
         #[derive(serde::Serialize)]
@@ -49,7 +48,7 @@ pub fn list(
 
 pub fn show(data_dir: &Path, json: bool, id: &str) -> Result<(), Failure> {
     let id = parse_flag::<HouseholdId>("ID", id)?;
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let Some(view) = node.household(&id)? else {
         return Err(Failure::NoSuchHousehold(id.to_string()));
     };

@@ -6,14 +6,14 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kafo::model::parse::ParseFileError;
-use kafo::{ImportError, ImportEvent, ImportOptions, Node};
+use kafo::{ImportError, ImportEvent, ImportOptions};
 
 use crate::cli::{ImportArgs, ProgressMode};
 use crate::failure::Failure;
 use crate::output::{print_json, print_text};
 
 pub fn import(data_dir: &Path, json: bool, args: &ImportArgs) -> Result<(), Failure> {
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let reader: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use kafo::Node;
 use kafo::net::PeerRecord;
 use serde_json::json;
 
@@ -11,7 +10,7 @@ use crate::failure::Failure;
 use crate::output::{print_json, print_text};
 
 pub fn peers(data_dir: &Path, json: bool) -> Result<(), Failure> {
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let records = node.peers()?;
     if json {
         let peers: Vec<serde_json::Value> = records.iter().map(to_json).collect();

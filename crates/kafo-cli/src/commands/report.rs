@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use kafo::ReportOptions;
 use kafo::health::{Period, Schedule};
 use kafo::model::{AreaId, ChwId};
-use kafo::{Node, ReportOptions};
 
 use crate::cli::ReportArgs;
 use crate::failure::Failure;
@@ -14,7 +14,7 @@ use crate::report::{self, Labels};
 
 pub fn report(data_dir: &Path, json: bool, args: &ReportArgs) -> Result<(), Failure> {
     let options = options(args)?;
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let report = node.report(&options)?;
     let labels = Labels::of(args.lang);
     if let Some(dir) = &args.csv {

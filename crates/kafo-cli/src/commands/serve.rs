@@ -21,7 +21,7 @@ use crate::runtime::block_on;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub fn serve(data_dir: &Path, json: bool, args: &ServeArgs) -> Result<(), Failure> {
-    let node = Arc::new(Node::open(data_dir)?);
+    let node = Arc::new(crate::passphrase::open_node(data_dir)?);
     let mut network = NetworkConfig::default();
     if !args.listen.is_empty() {
         network.listen_addrs = args.listen.clone();

@@ -4,35 +4,48 @@ use std::path::Path;
 
 use kafo::Node;
 
+use crate::cli::InitArgs;
 use crate::commands::devices::enrolment_summary;
 use crate::failure::Failure;
 use crate::output::{print_json, print_text};
 use crate::trust_view::EnrolmentJson;
 
 /// Creates the store and identity (idempotent) and says where they are.
-pub fn init(data_dir: &Path, json: bool) -> Result<(), Failure> {
-    let node = Node::open(data_dir)?;
+/// With `--encrypt`, the new store is encrypted; an existing plain one is refused.
+pub fn init(data_dir: &Path, json: bool, args: &InitArgs) -> Result<(), Failure> {
+    let node = if args.encrypt {
+        Node::open_encrypted(data_dir, crate::passphrase::new_passphrase()?)?
+    } else {
+        crate::passphrase::open_node(data_dir)?
+    };
     let device_id = node.device_id().to_string();
     if json {
         #[derive(serde::Serialize)]
         struct Init<'a> {
             device_id: &'a str,
             data_dir: &'a Path,
+            encrypted: bool,
         }
         return print_json(&Init {
             device_id: &device_id,
             data_dir,
+            encrypted: node.is_encrypted(),
         });
     }
     print_text(&format!(
-        "store ready in {}\ndevice id {device_id}\n",
+        "{} store ready in {}\ndevice id {device_id}\n",
+        if node.is_encrypted() {
+            "encrypted"
+        } else {
+            "plain"
+        },
         data_dir.display()
     ))
 }
 
 /// Prints the device id, its enrolment and what the store holds.
 pub fn status(data_dir: &Path, json: bool) -> Result<(), Failure> {
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let status = node.status()?;
     let (enrolment_line, enrolment) = enrolment_summary(&node);
     if json {
@@ -54,9 +67,10 @@ pub fn status(data_dir: &Path, json: bool) -> Result<(), Failure> {
         .free_space
         .map_or_else(|| "unknown".to_owned(), human_bytes);
     print_text(&format!(
-        "device id     {}\nenrolment     {enrolment_line}\ndata dir      {}\nhouseholds    {}\npeople        {}\nvisits        {}\nsize on disk  {}\nfree space    {free}{}\n",
+        "device id     {}\nenrolment     {enrolment_line}\ndata dir      {}\nencrypted     {}\nhouseholds    {}\npeople        {}\nvisits        {}\nsize on disk  {}\nfree space    {free}{}\n",
         status.device_id,
         status.data_dir.display(),
+        if status.encrypted { "yes" } else { "no" },
         status.households,
         status.people,
         status.visits,

@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use kafo::Node;
 use kafo::model::Scope;
 use kafo::net::{NetworkConfig, Scopes, SyncOptions, SyncReport};
 use tokio_util::compat::{TokioAsyncReadCompatExt as _, TokioAsyncWriteCompatExt as _};
@@ -15,7 +14,7 @@ use crate::output::{JSON_SCHEMA_VERSION, print_json, print_text};
 use crate::runtime::block_on;
 
 pub fn sync(data_dir: &Path, json: bool, args: &SyncArgs) -> Result<(), Failure> {
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let options = SyncOptions {
         scopes: scopes(&args.scopes)?,
         ..SyncOptions::default()

@@ -4,9 +4,9 @@
 use std::io::Read as _;
 use std::path::Path;
 
+use kafo::DeviceId;
 use kafo::model::Scope;
 use kafo::trust::{Role, Scopes};
-use kafo::{DeviceId, Node};
 use serde::Serialize;
 
 use crate::cli::{EnrollArgs, JoinArgs, ProgramCreateArgs, RevokeArgs, RoleArg};
@@ -28,7 +28,7 @@ pub fn program_create(
             "--name: the program needs a name".to_owned(),
         ));
     }
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let info = node.create_program(name, args.valid_days)?;
     if json {
         #[derive(Serialize)]
@@ -58,7 +58,7 @@ pub fn enroll(data_dir: &Path, json: bool, args: &EnrollArgs) -> Result<(), Fail
     let device = parse_device("DEVICE_ID", &args.device)?;
     let scopes = parse_scopes(&args.scopes)?;
     let role = role(args.role);
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let chain = node.enrol(device, role, scopes, args.valid_days)?;
     let leaf = chain.leaf();
     let text = chain.to_text();
@@ -111,7 +111,7 @@ pub fn join(data_dir: &Path, json: bool, args: &JoinArgs) -> Result<(), Failure>
     // before the store is even opened.
     kafo::trust::Chain::from_text(&text)
         .map_err(|error| Failure::BadCertificate(error.to_string()))?;
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let enrolment = node.join(&text)?;
     if json {
         #[derive(Serialize)]
@@ -143,7 +143,7 @@ pub fn revoke(data_dir: &Path, json: bool, args: &RevokeArgs) -> Result<(), Fail
             reason.len()
         )));
     }
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let revocation = node.revoke(device, reason)?;
     if json {
         #[derive(Serialize)]

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use kafo::Node;
 use kafo::model::{ChwId, HouseholdId, PersonId, Referral, Visit, VisitId, VisitKind};
 
 use crate::cli::VisitAddArgs;
@@ -12,7 +11,7 @@ use crate::output::{print_json, print_text};
 
 pub fn add(data_dir: &Path, json: bool, args: &VisitAddArgs) -> Result<(), Failure> {
     let household: HouseholdId = parse_flag("--household", &args.household)?;
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let chw = match &args.chw {
         Some(chw) => parse_flag::<ChwId>("--chw", chw)?,
         None => match node.household(&household)? {

@@ -18,7 +18,8 @@ pub fn kafo(dir: &Path) -> Command {
         .arg("--data-dir")
         .arg(dir)
         .env_remove("RUST_LOG")
-        .env_remove("KAFO_DATA_DIR");
+        .env_remove("KAFO_DATA_DIR")
+        .env_remove("KAFO_PASSPHRASE");
     command
 }
 
@@ -121,8 +122,22 @@ pub fn sync_stdio(
     (std::process::ExitStatus, String),
     (std::process::ExitStatus, String),
 ) {
+    sync_stdio_env(a, b, extra, &[])
+}
+
+/// [`sync_stdio`] with environment variables set for both processes.
+pub fn sync_stdio_env(
+    a: &Path,
+    b: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (
+    (std::process::ExitStatus, String),
+    (std::process::ExitStatus, String),
+) {
     let spawn = |dir: &Path| {
         kafo(dir)
+            .envs(env.iter().copied())
             .args(["sync", "--stdio"])
             .args(extra)
             .stdin(Stdio::piped())

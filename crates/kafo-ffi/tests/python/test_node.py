@@ -213,3 +213,38 @@ def test_report_is_the_clis_json_report(new_node, tmp_path, kafo_cli):
         node.report("2026-13-45", None, None)
     with pytest.raises(kafo.KafoError.InvalidArgument):
         node.report(as_of, "not an area!", None)
+
+
+def test_an_encrypted_store_opens_only_with_its_key(tmp_path):
+    path = str(tmp_path / "sealed")
+    key = bytes(range(32))
+    node = kafo.Node.open_encrypted(path, key)
+    node.import_jsonl(caseload_lines("sikoro", "chw-01"))
+    status = node.status()
+    assert status.encrypted
+    exported = node.export_jsonl()
+    device = node.device_id()
+    del node
+    time.sleep(0.2)  # sled lets go of a dropped store's lock from its own threads
+
+    with pytest.raises(kafo.KafoError.WrongKey):
+        kafo.Node.open_encrypted(path, bytes(32))
+    with pytest.raises(kafo.KafoError.WrongKey):
+        kafo.Node.open(path)
+    with pytest.raises(kafo.KafoError.InvalidArgument):
+        kafo.Node.open_encrypted(path, b"too short")
+
+    reopened = kafo.Node.open_encrypted(path, key)
+    assert reopened.device_id() == device, "the device key was kept, sealed"
+    assert reopened.export_jsonl() == exported
+    assert reopened.status().households == status.households > 0
+
+
+def test_a_plain_store_is_not_encrypted_in_place(new_node, tmp_path):
+    plain = new_node("plain")
+    plain.import_jsonl(caseload_lines("sikoro", "chw-01"))
+    assert not plain.status().encrypted
+    del plain
+    time.sleep(0.2)
+    with pytest.raises(kafo.KafoError.InvalidArgument):
+        kafo.Node.open_encrypted(str(tmp_path / "plain"), bytes(range(32)))

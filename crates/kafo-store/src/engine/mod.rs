@@ -18,25 +18,51 @@
 use std::fmt;
 use std::io;
 
+mod db;
 #[cfg(not(feature = "engine-redb"))]
 mod sled_engine;
 #[cfg(not(feature = "engine-redb"))]
-pub(crate) use sled_engine::{Batch, Db, Inner, Iter, NAME, Value};
+use sled_engine::{Batch as RawBatch, Db as RawDb, Iter as RawIter};
+#[cfg(not(feature = "engine-redb"))]
+pub(crate) use sled_engine::{Inner, NAME, Value};
 
 #[cfg(feature = "engine-redb")]
 mod redb_engine;
 #[cfg(feature = "engine-redb")]
-pub(crate) use redb_engine::{Batch, Db, Inner, Iter, NAME, Value};
+use redb_engine::{Batch as RawBatch, Db as RawDb, Iter as RawIter};
+#[cfg(feature = "engine-redb")]
+pub(crate) use redb_engine::{Inner, NAME, Value};
+
+pub(crate) use db::{Batch, Db, Iter};
 
 /// The name of the storage engine this build of the store uses (`sled` or `redb`).
 pub fn engine_name() -> &'static str {
     NAME
 }
 
-/// An error of the storage engine: an IO error, or damage it found in its files.
-pub struct EngineError(pub(crate) Inner);
+/// An error of the storage engine: an IO error, or damage it found in its files
+/// (in an encrypted store, a value that does not open under its key).
+pub struct EngineError(Cause);
+
+enum Cause {
+    Engine(Inner),
+    /// The sealed value of this record (key, printable) does not open: damaged or
+    /// tampered with.
+    Unsealable(String),
+}
+
+impl From<Inner> for EngineError {
+    fn from(inner: Inner) -> Self {
+        Self(Cause::Engine(inner))
+    }
+}
 
 impl EngineError {
+    /// A sealed value that does not open under the store's key.
+    pub(crate) fn unsealable(key: &[u8]) -> Self {
+        Self(Cause::Unsealable(key.escape_ascii().to_string()))
+    }
+
     /// Whether the engine failed because the disk (or the user's quota) is full.
     pub fn is_disk_full(&self) -> bool {
         self.io().is_some_and(crate::space::is_disk_full)
@@ -44,30 +70,48 @@ impl EngineError {
 
     /// The operating system's error, when the engine failed on IO.
     pub fn io(&self) -> Option<&io::Error> {
-        self.0.io()
+        match &self.0 {
+            Cause::Engine(inner) => inner.io(),
+            Cause::Unsealable(_) => None,
+        }
     }
 
     /// The operating system's error, when the engine failed on IO; else the error itself.
     pub(crate) fn into_io(self) -> Result<io::Error, Self> {
-        self.0.into_io().map_err(Self)
+        match self.0 {
+            Cause::Engine(inner) => inner.into_io().map_err(Self::from),
+            unsealable => Err(Self(unsealable)),
+        }
     }
 }
 
 impl fmt::Debug for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        match &self.0 {
+            Cause::Engine(inner) => fmt::Debug::fmt(inner, f),
+            Cause::Unsealable(key) => write!(f, "Unsealable({key:?})"),
+        }
     }
 }
 
 impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        match &self.0 {
+            Cause::Engine(inner) => fmt::Display::fmt(inner, f),
+            Cause::Unsealable(key) => write!(
+                f,
+                "the encrypted value of record {key} does not open under the store's key (damaged or altered)"
+            ),
+        }
     }
 }
 
 impl std::error::Error for EngineError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&self.0)
+        match &self.0 {
+            Cause::Engine(inner) => std::error::Error::source(inner),
+            Cause::Unsealable(_) => None,
+        }
     }
 }
 

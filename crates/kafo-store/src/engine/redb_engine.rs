@@ -51,7 +51,7 @@ impl IoCause for redb::Error {
 }
 
 fn engine_error(error: impl Into<redb::Error>) -> EngineError {
-    EngineError(error.into())
+    EngineError::from(error.into())
 }
 
 /// The store's redb database.
@@ -64,22 +64,9 @@ pub(crate) struct Db {
 /// A value as the engine returns it.
 pub(crate) type Value = Vec<u8>;
 
-/// One atomic write: the operations in order, `None` removing the key.
-#[derive(Debug, Default)]
-pub(crate) struct Batch(Vec<(Vec<u8>, Option<Vec<u8>>)>);
-
-impl Batch {
-    /// Sets `key` to `value`.
-    pub(crate) fn insert(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
-        self.0
-            .push((key.as_ref().to_vec(), Some(value.as_ref().to_vec())));
-    }
-
-    /// Removes `key`.
-    pub(crate) fn remove(&mut self, key: impl AsRef<[u8]>) {
-        self.0.push((key.as_ref().to_vec(), None));
-    }
-}
+/// One atomic write: the store's own batch (the operations in order, `None`
+/// removing the key), its values already sealed when the store is encrypted.
+pub(crate) use super::db::Batch;
 
 /// Records in key order, from one read transaction.
 pub(crate) enum Iter {
@@ -201,7 +188,7 @@ impl Db {
         let write = self.db.begin_write().map_err(apply)?;
         {
             let mut table = write.open_table(RECORDS).map_err(apply)?;
-            for (key, value) in &batch.0 {
+            for (key, value) in batch.operations() {
                 match value {
                     Some(value) => table.insert(key.as_slice(), value.as_slice()),
                     None => table.remove(key.as_slice()).map(|_| None),
@@ -218,7 +205,7 @@ impl Db {
     pub(crate) fn size_on_disk(&self) -> Result<u64, EngineError> {
         std::fs::metadata(&self.file)
             .map(|meta| meta.len())
-            .map_err(|error| EngineError(redb::Error::Io(error)))
+            .map_err(|error| EngineError::from(redb::Error::Io(error)))
     }
 }
 
@@ -255,7 +242,7 @@ fn open_io_error(dir: &Path, source: io::Error) -> OpenStoreError {
         // mismatch): damage, not an IO failure.
         OpenStoreError::Corrupt {
             path,
-            source: ReadError::Storage(EngineError(redb::Error::Io(source))),
+            source: ReadError::Storage(EngineError::from(redb::Error::Io(source))),
         }
     } else {
         OpenStoreError::Io { path, source }

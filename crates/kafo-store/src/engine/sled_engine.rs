@@ -72,7 +72,7 @@ impl Iterator for Iter {
     type Item = Result<(sled::IVec, sled::IVec), EngineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(self.0.next()?.map_err(EngineError))
+        Some(self.0.next()?.map_err(EngineError::from))
     }
 }
 
@@ -108,11 +108,11 @@ impl Db {
     }
 
     pub(crate) fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<sled::IVec>, EngineError> {
-        self.0.get(key).map_err(EngineError)
+        self.0.get(key).map_err(EngineError::from)
     }
 
     pub(crate) fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, EngineError> {
-        self.0.contains_key(key).map_err(EngineError)
+        self.0.contains_key(key).map_err(EngineError::from)
     }
 
     /// Every record whose key starts with `prefix`, in key order.
@@ -127,23 +127,23 @@ impl Db {
 
     /// Whether the database holds no record at all.
     pub(crate) fn is_empty(&self) -> Result<bool, EngineError> {
-        Ok(self.0.first().map_err(EngineError)?.is_none())
+        Ok(self.0.first().map_err(EngineError::from)?.is_none())
     }
 
     /// Applies `batch` atomically and flushes it: durable when this returns.
     pub(crate) fn apply(&self, batch: Batch) -> Result<(), WriteError> {
         self.0
             .apply_batch(batch.0)
-            .map_err(|e| WriteError::Apply(EngineError(e)))?;
+            .map_err(|e| WriteError::Apply(EngineError::from(e)))?;
         self.0
             .flush()
-            .map_err(|e| WriteError::Flush(EngineError(e)))?;
+            .map_err(|e| WriteError::Flush(EngineError::from(e)))?;
         Ok(())
     }
 
     /// Bytes the database's files take on disk.
     pub(crate) fn size_on_disk(&self) -> Result<u64, EngineError> {
-        self.0.size_on_disk().map_err(EngineError)
+        self.0.size_on_disk().map_err(EngineError::from)
     }
 }
 
@@ -159,7 +159,7 @@ fn open_error(dir: &Path, err: sled::Error) -> OpenStoreError {
         sled::Error::Io(source) => OpenStoreError::Io { path, source },
         other => OpenStoreError::Corrupt {
             path,
-            source: ReadError::Storage(EngineError(other)),
+            source: ReadError::Storage(EngineError::from(other)),
         },
     }
 }

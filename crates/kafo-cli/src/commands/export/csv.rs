@@ -19,7 +19,7 @@ pub fn export(data_dir: &Path, json: bool, args: &CsvArgs) -> Result<(), Failure
         path: dir.clone(),
         source,
     })?;
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let counts = write_tables(&node, dir).inspect_err(|_| {
         for table in Table::ALL {
             let _ = std::fs::remove_file(partial_path(&dir.join(table.file_name())));

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use kafo::Node;
 use kafo::health::{MonthlyCounter, Period, Schedule, indicator_keys};
 use kafo_interop::dhis2::{self, Mapping};
 use serde::Serialize;
@@ -39,7 +38,7 @@ pub fn export(data_dir: &Path, json: bool, args: &Dhis2Args) -> Result<(), Failu
     })?;
     let mapping = Mapping::from_toml(&text, &indicator_keys(&schedule))
         .map_err(|error| Failure::BadValue(format!("{}: {error}", args.mapping.display())))?;
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let mut counter = MonthlyCounter::for_month(period, &schedule);
     for household in node.stream_households(None, None) {
         counter.add(&household?);

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use kafo::Node;
 use kafo::model::AreaId;
 use kafo_interop::fhir::{BundleWriter, ResourceCounts};
 
@@ -25,7 +24,7 @@ pub fn export(data_dir: &Path, json: bool, args: &FhirArgs) -> Result<(), Failur
         .map(str::parse::<jiff::civil::Date>)
         .transpose()
         .map_err(|error| Failure::BadValue(format!("--since: expected YYYY-MM-DD: {error}")))?;
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let counts: ResourceCounts = write_output(args.out.as_deref(), |writer| {
         let mut bundle = BundleWriter::new(writer, since).map_err(Failure::Output)?;
         for household in node.stream_households(area.as_ref(), None) {

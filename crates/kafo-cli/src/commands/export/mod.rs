@@ -9,8 +9,6 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use kafo::Node;
-
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::failure::Failure;
 use crate::output::print_json;
@@ -25,7 +23,7 @@ pub fn export(data_dir: &Path, json: bool, args: &ExportArgs) -> Result<(), Fail
 }
 
 fn export_v1(data_dir: &Path, json: bool, out: Option<&Path>) -> Result<(), Failure> {
-    let node = Node::open(data_dir)?;
+    let node = crate::passphrase::open_node(data_dir)?;
     let summary = write_output(out, |writer| Ok(node.export(writer)?))?;
     if json && out.is_some() {
         return print_json(&summary);
