@@ -176,9 +176,16 @@ impl Failure {
                 EXIT_IO
             }
             Self::BadValue(_) => EXIT_BAD_DATA,
-            Self::Import(ImportError::Input(ParseFileError::Invalid { .. })) => EXIT_BAD_DATA,
+            Self::Import(
+                ImportError::Input(ParseFileError::Invalid { .. })
+                | ImportError::OutsideScope { .. },
+            ) => EXIT_BAD_DATA,
             Self::Import(_) | Self::Export(_) | Self::ReadHouseholds(_) => EXIT_IO,
-            Self::AddVisit(AddVisitError::Invalid(_) | AddVisitError::Exists(_)) => EXIT_BAD_DATA,
+            Self::AddVisit(
+                AddVisitError::Invalid(_)
+                | AddVisitError::Exists(_)
+                | AddVisitError::OutsideScope(_),
+            ) => EXIT_BAD_DATA,
             Self::AddVisit(AddVisitError::NoSuchHousehold(_)) => EXIT_FAILURE,
             Self::AddVisit(_) => EXIT_IO,
             Self::BadCertificate(_) => EXIT_BAD_DATA,

@@ -2,7 +2,8 @@
 //! enrolled with the certificate text `kafo enroll` prints and `kafo join` takes,
 //! enrolment refused outside the issuer's scopes, malformed certificates (exit 65),
 //! `whoami`/`devices`/`status` JSON, revocation, and `kafo sync --stdio` between
-//! enrolled stores (an unenrolled store is refused and receives nothing).
+//! enrolled stores (an unenrolled store is refused and receives nothing), and the
+//! scope at the door (an enrolled CHW imports and visits only her own caseload).
 
 mod common;
 
@@ -379,4 +380,69 @@ fn help_lists_the_trust_commands_and_their_exit_codes() {
     assert!(enroll.contains("65  bad input data"), "{enroll}");
     let history = ok(dir.path(), &["household", "history", "--help"]);
     assert!(history.contains("who changed"), "{history}");
+}
+
+#[test]
+fn an_enrolled_chw_cannot_import_or_visit_households_outside_her_scope() {
+    let (admin, phone) = (store(), store());
+    create_program(admin.path());
+    // Households stored before enrolment stay (they may have come from anywhere).
+    let sample_arg = common::sample_path();
+    let sample_arg = sample_arg.to_str().expect("UTF-8 path");
+    ok(phone.path(), &["import", sample_arg]);
+    enrolled(admin.path(), phone.path(), "chw", &["sikoro/chw-01"]);
+    let before = ok(phone.path(), &["export"]);
+
+    let sample = std::fs::read_to_string(common::sample_path()).expect("sample");
+    let first_outside = sample
+        .lines()
+        .position(|line| !line.contains("\"area\":\"sikoro\",\"chw\":\"chw-01\""))
+        .expect("the sample has another caseload")
+        + 1;
+    let refused = run(phone.path(), &["import", sample_arg]);
+    assert_eq!(refused.status.code(), Some(65));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains(&format!("line {first_outside}:"))
+            && message.contains("sirakoro/chw-02")
+            && message.contains("sikoro/chw-01")
+            && message.contains("nothing was written"),
+        "{message}"
+    );
+
+    let visit = |household: &str, person: &str| {
+        run(
+            phone.path(),
+            &[
+                "visit",
+                "add",
+                "--household",
+                household,
+                "--person",
+                person,
+                "--kind",
+                "routine",
+                "--date",
+                "2026-11-20",
+            ],
+        )
+    };
+    let outside = visit("sirakoro-chw-02-h0001", "sirakoro-chw-02-h0001.p1");
+    assert_eq!(outside.status.code(), Some(65));
+    let message = String::from_utf8_lossy(&outside.stderr);
+    assert!(
+        message.contains("sirakoro-chw-02-h0001") && message.contains("outside"),
+        "{message}"
+    );
+    assert_eq!(ok(phone.path(), &["export"]), before, "nothing was written");
+
+    let inside = visit("sikoro-chw-01-h0001", "sikoro-chw-01-h0001.p1");
+    assert!(inside.status.success(), "{inside:?}");
+    let mine: String = sample
+        .lines()
+        .filter(|line| line.contains("\"area\":\"sikoro\",\"chw\":\"chw-01\""))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let imported = run_with_stdin(phone.path(), &["--json", "import", "-"], mine.as_bytes());
+    assert!(imported.status.success(), "{imported:?}");
 }

@@ -98,6 +98,9 @@ impl From<ImportError> for KafoError {
                 },
                 None => Self::io(error),
             },
+            ImportError::OutsideScope { .. } => Self::Trust {
+                message: error.to_string(),
+            },
             _ => Self::io(error),
         }
     }
@@ -120,6 +123,9 @@ impl From<AddVisitError> for KafoError {
                 message: error.to_string(),
             },
             AddVisitError::NoSuchHousehold(_) => Self::NotFound {
+                message: error.to_string(),
+            },
+            AddVisitError::OutsideScope(_) => Self::Trust {
                 message: error.to_string(),
             },
             _ => Self::io(error),

@@ -327,13 +327,24 @@ pub fn parse_reader(
     reader: impl BufRead,
     max_errors: usize,
 ) -> Result<Vec<Household>, ParseFileError> {
+    Ok(parse_reader_numbered(reader, max_errors)?
+        .into_iter()
+        .map(|(_, household)| household)
+        .collect())
+}
+
+/// [`parse_reader`], with each household's line number (from 1).
+pub fn parse_reader_numbered(
+    reader: impl BufRead,
+    max_errors: usize,
+) -> Result<Vec<(u64, Household)>, ParseFileError> {
     let mut households = Vec::new();
     let mut bad = Vec::new();
     let mut more = 0;
     for parsed in HouseholdLines::new(reader) {
         let ParsedLine { line, household } = parsed?;
         match household {
-            Ok(household) if bad.is_empty() && more == 0 => households.push(household),
+            Ok(household) if bad.is_empty() && more == 0 => households.push((line, household)),
             Ok(_) => {}
             Err(errors) if bad.len() < max_errors => bad.push(BadLine { line, errors }),
             Err(_) => more += 1,

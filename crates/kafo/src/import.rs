@@ -90,6 +90,15 @@ pub enum ImportError {
         /// Why writing stopped.
         source: Box<ImportError>,
     },
+    /// An enrolled device was given a household outside its write scopes (at input
+    /// `line`): it could never share it, so nothing is imported.
+    #[error("line {line}: {refused}")]
+    OutsideScope {
+        /// The input line (from 1).
+        line: u64,
+        /// The household and the scopes.
+        refused: crate::trust::OutsideScope,
+    },
     /// The input is not valid format v1 (every bad line is listed), or could not be read.
     #[error(transparent)]
     Input(#[from] ParseFileError),
@@ -150,7 +159,18 @@ impl Node {
         options: &ImportOptions,
         mut on_event: impl FnMut(ImportEvent),
     ) -> Result<ImportSummary, ImportError> {
-        let households = parse::parse_reader(reader, options.max_errors)?;
+        let numbered = parse::parse_reader_numbered(reader, options.max_errors)?;
+        for (line, household) in &numbered {
+            self.check_write_scope(&household.id, &household.scope())
+                .map_err(|refused| ImportError::OutsideScope {
+                    line: *line,
+                    refused,
+                })?;
+        }
+        let households: Vec<Household> = numbered
+            .into_iter()
+            .map(|(_, household)| household)
+            .collect();
         let total = households.len();
         on_event(ImportEvent::Validated { households: total });
         info!(households = total, "import validated");

@@ -92,6 +92,9 @@ pub enum AddVisitError {
     /// A visit with this id already exists.
     #[error("visit {0} already exists")]
     Exists(VisitId),
+    /// The household is outside this enrolled device's write scopes.
+    #[error(transparent)]
+    OutsideScope(#[from] crate::trust::OutsideScope),
     /// The edited document would not be a valid household document.
     #[error("the edited household document is invalid: {0}")]
     InvalidDocument(#[source] InvalidDocument),
@@ -176,6 +179,7 @@ impl Node {
                 return Err(AddVisitError::NoSuchHousehold(household.clone()));
             }
             let current = document::read_household(doc)?;
+            self.check_write_scope(household, &current.scope())?;
             if current
                 .visits
                 .iter()

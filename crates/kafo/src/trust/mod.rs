@@ -28,6 +28,7 @@
 mod admin;
 pub(crate) mod admission;
 mod adopt;
+mod door;
 mod error;
 mod history;
 pub(crate) mod state;
@@ -36,6 +37,7 @@ pub(crate) mod verify;
 use serde::Serialize;
 
 pub use admin::{MAX_PROGRAM_NAME, MAX_VALID_DAYS};
+pub use door::OutsideScope;
 pub use error::{HistoryError, TrustError};
 pub use kafo_trust::{
     Attestation, Certificate, Chain, Credentials, DEFAULT_VALIDITY_DAYS, DeviceKey, Disclosure,
