@@ -2573,6 +2573,10 @@ public struct Status: Equatable, Hashable {
      */
     public var encrypted: Bool
     /**
+     * Households held back here (changes by a revoked device, until settled).
+     */
+    public var heldBack: [String]
+    /**
      * This device's enrolment, `None` when it is not enrolled in a program.
      */
     public var enrolment: Enrolment?
@@ -2584,6 +2588,9 @@ public struct Status: Equatable, Hashable {
          * The store is encrypted at rest (opened with `Node.open_encrypted`).
          */encrypted: Bool, 
         /**
+         * Households held back here (changes by a revoked device, until settled).
+         */heldBack: [String], 
+        /**
          * This device's enrolment, `None` when it is not enrolled in a program.
          */enrolment: Enrolment?) {
         self.deviceId = deviceId
@@ -2592,6 +2599,7 @@ public struct Status: Equatable, Hashable {
         self.visits = visits
         self.sizeOnDisk = sizeOnDisk
         self.encrypted = encrypted
+        self.heldBack = heldBack
         self.enrolment = enrolment
     }
 
@@ -2617,6 +2625,7 @@ public struct FfiConverterTypeStatus: FfiConverterRustBuffer {
                 visits: FfiConverterUInt64.read(from: &buf), 
                 sizeOnDisk: FfiConverterUInt64.read(from: &buf), 
                 encrypted: FfiConverterBool.read(from: &buf), 
+                heldBack: FfiConverterSequenceString.read(from: &buf), 
                 enrolment: FfiConverterOptionTypeEnrolment.read(from: &buf)
         )
     }
@@ -2628,6 +2637,7 @@ public struct FfiConverterTypeStatus: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.visits, into: &buf)
         FfiConverterUInt64.write(value.sizeOnDisk, into: &buf)
         FfiConverterBool.write(value.encrypted, into: &buf)
+        FfiConverterSequenceString.write(value.heldBack, into: &buf)
         FfiConverterOptionTypeEnrolment.write(value.enrolment, into: &buf)
     }
 }
@@ -2777,6 +2787,11 @@ public struct SyncReport: Equatable, Hashable {
      * Why the session did not end in sync, `None` when it did.
      */
     public var error: String?
+    /**
+     * Households this side held back: offered with changes a revoked device made
+     * after its revocation, not taken until a supervisor settles them.
+     */
+    public var heldBack: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2786,13 +2801,18 @@ public struct SyncReport: Equatable, Hashable {
          */inSync: Bool, documentsSent: UInt64, documentsReceived: UInt64, bytesSent: UInt64, bytesReceived: UInt64, 
         /**
          * Why the session did not end in sync, `None` when it did.
-         */error: String?) {
+         */error: String?, 
+        /**
+         * Households this side held back: offered with changes a revoked device made
+         * after its revocation, not taken until a supervisor settles them.
+         */heldBack: [String]) {
         self.inSync = inSync
         self.documentsSent = documentsSent
         self.documentsReceived = documentsReceived
         self.bytesSent = bytesSent
         self.bytesReceived = bytesReceived
         self.error = error
+        self.heldBack = heldBack
     }
 
     
@@ -2816,7 +2836,8 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 documentsReceived: FfiConverterUInt64.read(from: &buf), 
                 bytesSent: FfiConverterUInt64.read(from: &buf), 
                 bytesReceived: FfiConverterUInt64.read(from: &buf), 
-                error: FfiConverterOptionString.read(from: &buf)
+                error: FfiConverterOptionString.read(from: &buf), 
+                heldBack: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -2827,6 +2848,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.bytesSent, into: &buf)
         FfiConverterUInt64.write(value.bytesReceived, into: &buf)
         FfiConverterOptionString.write(value.error, into: &buf)
+        FfiConverterSequenceString.write(value.heldBack, into: &buf)
     }
 }
 

@@ -437,6 +437,16 @@ pub enum HouseholdCommand {
         /// The household id.
         id: String,
     },
+    /// Settle a household held back here (offered with changes a revoked device made
+    /// after its revocation): signs an acceptance of those changes (supervisor or
+    /// admin, within their scopes). It spreads ahead of data like a revocation, and
+    /// every device that knows it takes the household again. `kafo status` lists the
+    /// held-back households.
+    #[command(after_help = EXIT_CODES)]
+    Settle {
+        /// The household id.
+        id: String,
+    },
     /// Show who changed a household and when: each change, oldest first, with its time
     /// (by its author's clock), its author device and role, what it changed (ids only),
     /// and whether it verified (signed: the author's signature; shared: the first

@@ -255,6 +255,7 @@ fn trust_exit_code(error: &TrustError) -> u8 {
         | TrustError::Refused(_)
         | TrustError::Revocation(_)
         | TrustError::RevokeSelf
+        | TrustError::NotHeldBack { .. }
         | TrustError::Adopt { .. } => EXIT_FAILURE,
         TrustError::Read(_) | TrustError::Write(_) | TrustError::State(_) => EXIT_IO,
     }

@@ -51,6 +51,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Household(HouseholdCommand::Show { id }) => {
             commands::household::show(&data_dir, json, &id)
         }
+        Command::Household(HouseholdCommand::Settle { id }) => {
+            commands::household::settle(&data_dir, json, &id)
+        }
         Command::Household(HouseholdCommand::History { id }) => {
             commands::history::history(&data_dir, json, &id)
         }

@@ -446,3 +446,101 @@ fn an_enrolled_chw_cannot_import_or_visit_households_outside_her_scope() {
     let imported = run_with_stdin(phone.path(), &["--json", "import", "-"], mine.as_bytes());
     assert!(imported.status.success(), "{imported:?}");
 }
+
+#[test]
+fn a_held_back_household_is_reported_listed_settled_and_then_syncs() {
+    let (admin, supervisor, relay, phone) = (store(), store(), store(), store());
+    create_program(admin.path());
+    enrolled(admin.path(), supervisor.path(), "supervisor", &["sikoro"]);
+    enrolled(admin.path(), relay.path(), "supervisor", &["sikoro"]);
+    enrolled(admin.path(), phone.path(), "chw", &["sikoro/chw-01"]);
+    import_area(phone.path(), "sikoro");
+    let in_sync = |a: &Path, b: &Path| {
+        let ((a_status, a_err), (b_status, b_err)) = sync_stdio(a, b, &[]);
+        assert!(a_status.success() && b_status.success(), "{a_err}\n{b_err}");
+    };
+    in_sync(phone.path(), supervisor.path());
+    in_sync(supervisor.path(), relay.path());
+
+    // The supervisor revokes the phone; the phone, not knowing it, records a visit
+    // and meets the relay, which has not heard of the revocation either.
+    let phone_id = device_id(phone.path());
+    json(
+        supervisor.path(),
+        &["revoke", &phone_id, "--reason", "lost"],
+    );
+    let household = "sikoro-chw-01-h0001";
+    let visit = run(
+        phone.path(),
+        &[
+            "visit",
+            "add",
+            "--household",
+            household,
+            "--person",
+            "sikoro-chw-01-h0001.p1",
+            "--kind",
+            "routine",
+            "--date",
+            "2026-11-21",
+        ],
+    );
+    assert!(visit.status.success(), "{visit:?}");
+    in_sync(phone.path(), relay.path());
+    let late_visits = |dir: &Path| {
+        json(dir, &["household", "show", household])["household"]["visits"]
+            .as_array()
+            .expect("visits")
+            .iter()
+            .filter(|visit| visit["date"] == "2026-11-21")
+            .count()
+    };
+    assert_eq!(late_visits(relay.path()), 1);
+
+    // The relay offers it to the supervisor, who knows the revocation: held back,
+    // reported, named, listed, and nothing of it taken.
+    let ((relay_status, relay_err), (sup_status, sup_err)) =
+        sync_stdio(relay.path(), supervisor.path(), &[]);
+    assert!(relay_status.success(), "{relay_err}");
+    assert_eq!(sup_status.code(), Some(1), "{sup_err}");
+    assert!(
+        sup_err.contains("not in sync: 1 household held back") && sup_err.contains(household),
+        "{sup_err}"
+    );
+    assert_eq!(late_visits(supervisor.path()), 0);
+    let held = json(supervisor.path(), &["status"]);
+    assert_eq!(held["held_back"][0]["id"], household, "{held}");
+    assert_eq!(held["held_back"][0]["changes"], 1, "{held}");
+    assert!(ok(supervisor.path(), &["status"]).contains(&format!("held back     {household}")));
+
+    // The supervisor settles it (the relay holds nothing back, so it has nothing to
+    // settle), and the next session takes it.
+    let settled = json(supervisor.path(), &["household", "settle", household]);
+    assert_eq!(settled["settled"], household);
+    assert_eq!(settled["changes"], 1);
+    let not_held = run(relay.path(), &["household", "settle", household]);
+    assert_eq!(
+        not_held.status.code(),
+        Some(1),
+        "nothing held back on the relay"
+    );
+    let ((relay_status, relay_err), (sup_status, sup_err)) =
+        sync_stdio(relay.path(), supervisor.path(), &[]);
+    assert!(relay_status.success(), "{relay_err}");
+    assert!(sup_status.success(), "{sup_err}");
+    assert!(sup_err.contains(": in sync"), "{sup_err}");
+    assert_eq!(
+        late_visits(supervisor.path()),
+        1,
+        "the settled visit is taken"
+    );
+    assert_eq!(
+        json(supervisor.path(), &["status"])["held_back"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        ok(supervisor.path(), &["export"]),
+        ok(relay.path(), &["export"]),
+        "nothing recorded was dropped"
+    );
+}

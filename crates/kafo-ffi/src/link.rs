@@ -17,6 +17,9 @@ pub struct SyncReport {
     pub bytes_received: u64,
     /// Why the session did not end in sync, `None` when it did.
     pub error: Option<String>,
+    /// Households this side held back: offered with changes a revoked device made
+    /// after its revocation, not taken until a supervisor settles them.
+    pub held_back: Vec<String>,
 }
 
 impl From<&KafoSyncReport> for SyncReport {
@@ -33,6 +36,7 @@ impl From<&KafoSyncReport> for SyncReport {
             bytes_sent: report.bytes_sent,
             bytes_received: report.bytes_received,
             error,
+            held_back: report.held_back.iter().map(ToString::to_string).collect(),
         }
     }
 }
@@ -46,6 +50,7 @@ impl SyncReport {
             bytes_sent: 0,
             bytes_received: 0,
             error: Some(error.to_string()),
+            held_back: Vec::new(),
         }
     }
 }
@@ -100,6 +105,7 @@ impl Link {
                 bytes_sent: 0,
                 bytes_received: 0,
                 error: Some("running".to_owned()),
+                held_back: Vec::new(),
             },
         }
     }

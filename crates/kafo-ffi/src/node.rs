@@ -76,6 +76,12 @@ impl Node {
                 visits: status.visits,
                 size_on_disk: status.size_on_disk,
                 encrypted: status.encrypted,
+                held_back: self
+                    .inner
+                    .held_back()
+                    .into_iter()
+                    .map(|held| held.id.to_string())
+                    .collect(),
                 enrolment: self.inner.whoami().enrolment.as_ref().map(Enrolment::from),
             })
         })

@@ -12,6 +12,8 @@ pub struct Status {
     pub size_on_disk: u64,
     /// The store is encrypted at rest (opened with `Node.open_encrypted`).
     pub encrypted: bool,
+    /// Households held back here (changes by a revoked device, until settled).
+    pub held_back: Vec<String>,
     /// This device's enrolment, `None` when it is not enrolled in a program.
     pub enrolment: Option<Enrolment>,
 }

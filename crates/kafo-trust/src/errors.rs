@@ -188,6 +188,26 @@ pub enum RevocationError {
     Malformed(&'static str),
 }
 
+/// Why a settlement does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettlementError {
+    /// It belongs to another program.
+    #[error("the settlement belongs to another program")]
+    WrongProgram,
+    /// Its signature does not verify.
+    #[error("the settlement's signature does not verify")]
+    BadSignature,
+    /// The issuing device's chain does not verify at the issue time.
+    #[error("the settlement issuer's chain: {0}")]
+    IssuerChain(ChainError),
+    /// The issuing device's role may not settle (only those that may revoke).
+    #[error("a {role} may not settle held-back households")]
+    IssuerCannotSettle {
+        /// The issuer's role.
+        role: Role,
+    },
+}
+
 /// Why a peer's chain is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdmitError {

@@ -65,12 +65,13 @@ mod messages;
 mod revocation;
 mod role;
 mod scopes;
+mod settlement;
 mod wire;
 
 pub use book::TrustBook;
 pub use chain::{Certificate, Chain, MAX_CHAIN_LEN, TEXT_PREFIX};
 pub use enrolment::Enrolment;
-pub use errors::{AdmitError, ChainError, IssueError, KeyError, RevocationError};
+pub use errors::{AdmitError, ChainError, IssueError, KeyError, RevocationError, SettlementError};
 pub use keys::{DeviceKey, ProgramId, ProgramKey};
 pub use messages::{
     Attestation, Credentials, Disclosure, MAX_DISCLOSED_REVOCATIONS, MAX_ENVELOPE_BODY,
@@ -79,6 +80,7 @@ pub use messages::{
 pub use revocation::{Frontier, MAX_ACTOR_LEN, MAX_FRONTIER_ACTORS, MAX_REASON_LEN, Revocation};
 pub use role::{Role, UnknownRole};
 pub use scopes::{MAX_SCOPES, Scopes};
+pub use settlement::{MAX_SETTLED_CHANGES, Settlement};
 pub use wire::{DecodeError, DecodeErrorKind};
 
 /// Unix time in seconds.

@@ -7,10 +7,14 @@ use crate::DeviceKey;
 use crate::chain::Chain;
 use crate::keys::sign64;
 use crate::revocation::Revocation;
+use crate::settlement::Settlement;
 use crate::wire::{DecodeError, DecodeErrorKind, Reader, put_bytes, put_varint};
 
 const CREDENTIALS_VERSION: u8 = 1;
 const DISCLOSURE_VERSION: u8 = 1;
+/// A disclosure that also carries settlements (a peer that predates them reads
+/// version 1, which is what is sent whenever there is no settlement to disclose).
+const DISCLOSURE_WITH_SETTLEMENTS: u8 = 2;
 const ENVELOPE_VERSION: u8 = 1;
 const CHANGE_TAG: &[u8] = b"kafo/change/v1";
 
@@ -60,28 +64,49 @@ impl Credentials {
     }
 }
 
-/// The body of a `Disclose` frame: revocations the sender knows.
+/// The body of a `Disclose` frame: revocations and settlements the sender knows.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Disclosure {
     /// At most [`MAX_DISCLOSED_REVOCATIONS`].
     pub revocations: Vec<Revocation>,
+    /// Settlements of held-back households; at most [`MAX_DISCLOSED_REVOCATIONS`].
+    pub settlements: Vec<Settlement>,
 }
 
 impl Disclosure {
-    /// Version byte, count, then each revocation length-prefixed.
+    /// Version byte, count, then each revocation length-prefixed; with version 2,
+    /// then a count and each settlement length-prefixed.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![DISCLOSURE_VERSION];
+        let version = if self.settlements.is_empty() {
+            DISCLOSURE_VERSION
+        } else {
+            DISCLOSURE_WITH_SETTLEMENTS
+        };
+        let mut out = vec![version];
         put_varint(&mut out, self.revocations.len() as u64);
         for revocation in &self.revocations {
             put_bytes(&mut out, &revocation.encode());
         }
+        if !self.settlements.is_empty() {
+            put_varint(&mut out, self.settlements.len() as u64);
+            for settlement in &self.settlements {
+                put_bytes(&mut out, &settlement.encode());
+            }
+        }
         out
     }
 
-    /// Decodes a disclosure (structure only: verify each revocation).
+    /// Decodes a disclosure (structure only: verify each revocation and settlement).
     pub fn decode(bytes: &[u8]) -> Result<Disclosure, DecodeError> {
         let mut reader = Reader::new(bytes);
-        reader.version("disclosure.version", DISCLOSURE_VERSION)?;
+        let version = reader.u8("disclosure.version")?;
+        if version != DISCLOSURE_VERSION && version != DISCLOSURE_WITH_SETTLEMENTS {
+            return Err(DecodeError::new(
+                "disclosure.version",
+                0,
+                DecodeErrorKind::UnknownTag(version),
+            ));
+        }
         let count = reader.count(
             "disclosure.count",
             MAX_DISCLOSED_REVOCATIONS,
@@ -93,8 +118,24 @@ impl Disclosure {
             let base = reader.offset() - entry.len();
             revocations.push(Revocation::decode(entry).map_err(|e| e.shifted(base))?);
         }
+        let mut settlements = Vec::new();
+        if version == DISCLOSURE_WITH_SETTLEMENTS {
+            let count = reader.count(
+                "disclosure.settlements",
+                MAX_DISCLOSED_REVOCATIONS,
+                MIN_NESTED_LEN,
+            )?;
+            for _ in 0..count {
+                let entry = reader.bytes("disclosure.settlement", MAX_NESTED_LEN)?;
+                let base = reader.offset() - entry.len();
+                settlements.push(Settlement::decode(entry).map_err(|e| e.shifted(base))?);
+            }
+        }
         reader.finish("disclosure")?;
-        Ok(Disclosure { revocations })
+        Ok(Disclosure {
+            revocations,
+            settlements,
+        })
     }
 }
 

@@ -116,6 +116,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
             "two",
             Disclosure {
                 revocations: vec![by_program, by_supervisor],
+                settlements: Vec::new(),
             }
             .encode(),
         ),

@@ -5,7 +5,7 @@ mod common;
 use common::{Device, Fixture, NOW};
 use kafo_trust::{
     Attestation, Credentials, DecodeErrorKind, Disclosure, Frontier, MAX_DISCLOSED_REVOCATIONS,
-    MAX_ENVELOPE_BODY, MAX_ENVELOPE_CHAINS, MAX_ENVELOPE_SIGNATURES, SignedEnvelope,
+    MAX_ENVELOPE_BODY, MAX_ENVELOPE_CHAINS, MAX_ENVELOPE_SIGNATURES, Settlement, SignedEnvelope,
 };
 
 fn varint(mut value: u64) -> Vec<u8> {
@@ -54,8 +54,54 @@ fn disclosures_round_trip_and_are_bounded() {
                 )
                 .expect("issued"),
         ],
+        settlements: Vec::new(),
     };
-    assert_eq!(Disclosure::decode(&disclosure.encode()), Ok(disclosure));
+    assert_eq!(disclosure.encode()[0], 1, "no settlement: version 1");
+    assert_eq!(
+        Disclosure::decode(&disclosure.encode()),
+        Ok(disclosure.clone())
+    );
+    let settlement = Settlement::issue(
+        &f.supervisor,
+        &f.supervisor_device.keypair,
+        "sikoro-chw-01-h0001",
+        [[7; 32], [9; 32]].into(),
+        NOW,
+    )
+    .expect("a supervisor settles");
+    assert_eq!(
+        settlement.verify(&f.program.id()),
+        Ok(f.supervisor.scopes.clone())
+    );
+    assert!(settlement.accepts(&[9; 32]) && !settlement.accepts(&[8; 32]));
+    let with_settlement = Disclosure {
+        settlements: vec![settlement.clone()],
+        ..disclosure
+    };
+    assert_eq!(with_settlement.encode()[0], 2);
+    assert_eq!(
+        Disclosure::decode(&with_settlement.encode()),
+        Ok(with_settlement)
+    );
+    // A CHW may not settle; a settlement altered after signing does not verify.
+    assert!(
+        Settlement::issue(
+            &f.chw,
+            &f.chw_device.keypair,
+            "sikoro-chw-01-h0001",
+            [[7; 32]].into(),
+            NOW
+        )
+        .is_err()
+    );
+    let mut bytes = settlement.encode();
+    let at = bytes.len() - 70;
+    bytes[at] ^= 1;
+    assert!(
+        Settlement::decode(&bytes)
+            .map(|forged| forged.verify(&f.program.id()).is_err())
+            .unwrap_or(true)
+    );
     assert_eq!(
         Disclosure::decode(&Disclosure::default().encode()),
         Ok(Disclosure::default())

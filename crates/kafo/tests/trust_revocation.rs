@@ -240,6 +240,27 @@ async fn what_a_revoked_device_wrote_after_its_revocation_is_not_taken_from_a_re
         second.node.is_revoked(&chw.node.device_id()),
         "learnt ahead of data"
     );
+    // The household is never hidden: held back, reported and listed.
+    assert!(
+        matches!(a.outcome, SyncOutcome::HeldBack { households: 1 }),
+        "{}",
+        a.outcome
+    );
+    assert_eq!(a.held_back, vec![id.clone()]);
+    assert_eq!(first.node.held_back().len(), 1);
+
+    // Settled by the supervisor: the next session takes it, and it is no longer held.
+    let settlement = first.node.settle_household(&id).expect("settles");
+    assert_eq!(settlement.changes.len(), 1);
+    let (a, b) = sync_pair(&first.node, &second.node).await;
+    assert!(
+        a.is_in_sync() && b.is_in_sync(),
+        "{} / {}",
+        a.outcome,
+        b.outcome
+    );
+    assert!(has_visit(&first, &id, &after), "taken once settled");
+    assert!(first.node.held_back().is_empty());
 }
 
 /// A reader that takes at most 2 KiB every 10 ms: a slow link.

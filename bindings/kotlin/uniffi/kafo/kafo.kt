@@ -4220,6 +4220,11 @@ data class Status (
     var `encrypted`: kotlin.Boolean
     , 
     /**
+     * Households held back here (changes by a revoked device, until settled).
+     */
+    var `heldBack`: List<kotlin.String>
+    , 
+    /**
      * This device's enrolment, `None` when it is not enrolled in a program.
      */
     var `enrolment`: Enrolment?
@@ -4245,6 +4250,7 @@ public object FfiConverterTypeStatus: FfiConverterRustBuffer<Status> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
             FfiConverterOptionalTypeEnrolment.read(buf),
         )
     }
@@ -4256,6 +4262,7 @@ public object FfiConverterTypeStatus: FfiConverterRustBuffer<Status> {
             FfiConverterULong.allocationSize(value.`visits`) +
             FfiConverterULong.allocationSize(value.`sizeOnDisk`) +
             FfiConverterBoolean.allocationSize(value.`encrypted`) +
+            FfiConverterSequenceString.allocationSize(value.`heldBack`) +
             FfiConverterOptionalTypeEnrolment.allocationSize(value.`enrolment`)
     )
 
@@ -4266,6 +4273,7 @@ public object FfiConverterTypeStatus: FfiConverterRustBuffer<Status> {
             FfiConverterULong.write(value.`visits`, buf)
             FfiConverterULong.write(value.`sizeOnDisk`, buf)
             FfiConverterBoolean.write(value.`encrypted`, buf)
+            FfiConverterSequenceString.write(value.`heldBack`, buf)
             FfiConverterOptionalTypeEnrolment.write(value.`enrolment`, buf)
     }
 }
@@ -4377,6 +4385,12 @@ data class SyncReport (
      * Why the session did not end in sync, `None` when it did.
      */
     var `error`: kotlin.String?
+    , 
+    /**
+     * Households this side held back: offered with changes a revoked device made
+     * after its revocation, not taken until a supervisor settles them.
+     */
+    var `heldBack`: List<kotlin.String>
     
 ){
     
@@ -4399,6 +4413,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -4408,7 +4423,8 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.allocationSize(value.`documentsReceived`) +
             FfiConverterULong.allocationSize(value.`bytesSent`) +
             FfiConverterULong.allocationSize(value.`bytesReceived`) +
-            FfiConverterOptionalString.allocationSize(value.`error`)
+            FfiConverterOptionalString.allocationSize(value.`error`) +
+            FfiConverterSequenceString.allocationSize(value.`heldBack`)
     )
 
     override fun write(value: SyncReport, buf: ByteBuffer) {
@@ -4418,6 +4434,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.write(value.`bytesSent`, buf)
             FfiConverterULong.write(value.`bytesReceived`, buf)
             FfiConverterOptionalString.write(value.`error`, buf)
+            FfiConverterSequenceString.write(value.`heldBack`, buf)
     }
 }
 

@@ -1,4 +1,4 @@
-//! `kafo household list` and `kafo household show`.
+//! `kafo household list`, `show` and `settle`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -44,6 +44,28 @@ pub fn list(
     }
     let _ = writeln!(out, "{} households", households.len());
     print_text(&out)
+}
+
+/// Signs a settlement of a household held back here.
+pub fn settle(data_dir: &Path, json: bool, id: &str) -> Result<(), Failure> {
+    let id = parse_flag::<HouseholdId>("ID", id)?;
+    let node = crate::passphrase::open_node(data_dir)?;
+    let settlement = node.settle_household(&id)?;
+    if json {
+        #[derive(serde::Serialize)]
+        struct Settled<'a> {
+            settled: &'a HouseholdId,
+            changes: usize,
+        }
+        return print_json(&Settled {
+            settled: &id,
+            changes: settlement.changes.len(),
+        });
+    }
+    print_text(&format!(
+        "settled {id}: {} change(s) of a revoked device accepted; the household is taken at the next sync with a device that holds it\n",
+        settlement.changes.len()
+    ))
 }
 
 pub fn show(data_dir: &Path, json: bool, id: &str) -> Result<(), Failure> {

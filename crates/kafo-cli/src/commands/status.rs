@@ -47,6 +47,7 @@ pub fn init(data_dir: &Path, json: bool, args: &InitArgs) -> Result<(), Failure>
 pub fn status(data_dir: &Path, json: bool) -> Result<(), Failure> {
     let node = crate::passphrase::open_node(data_dir)?;
     let status = node.status()?;
+    let held_back = node.held_back();
     let (enrolment_line, enrolment) = enrolment_summary(&node);
     if json {
         #[derive(serde::Serialize)]
@@ -54,19 +55,22 @@ pub fn status(data_dir: &Path, json: bool) -> Result<(), Failure> {
             #[serde(flatten)]
             status: &'a kafo::Status,
             enrolment: Option<EnrolmentJson>,
+            held_back: &'a [kafo::trust::HeldBackHousehold],
         }
         return print_json(&StatusJson {
             status: &status,
             enrolment,
+            held_back: &held_back,
         });
     }
+
     if status.low_space {
         eprintln!("{}", low_space_warning(&status));
     }
     let free = status
         .free_space
         .map_or_else(|| "unknown".to_owned(), human_bytes);
-    print_text(&format!(
+    let mut text = format!(
         "device id     {}\nenrolment     {enrolment_line}\ndata dir      {}\nencrypted     {}\nhouseholds    {}\npeople        {}\nvisits        {}\nsize on disk  {}\nfree space    {free}{}\n",
         status.device_id,
         status.data_dir.display(),
@@ -76,7 +80,14 @@ pub fn status(data_dir: &Path, json: bool) -> Result<(), Failure> {
         status.visits,
         human_bytes(status.size_on_disk),
         if status.low_space { " (low)" } else { "" },
-    ))
+    );
+    for household in &held_back {
+        text.push_str(&format!(
+            "held back     {} ({} change(s) by a revoked device; settle with: kafo household settle {})\n",
+            household.id, household.changes, household.id
+        ));
+    }
+    print_text(&text)
 }
 
 /// What a user reads when the disk is running low.

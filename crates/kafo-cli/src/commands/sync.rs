@@ -109,6 +109,9 @@ pub fn describe(report: &SyncReport) -> String {
     if let Some(error) = &report.link_error {
         text.push_str(&format!("  link         {error}\n"));
     }
+    for id in &report.held_back {
+        text.push_str(&format!("  held back    {id}\n"));
+    }
     text
 }
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kafo_model::HouseholdId;
 use kafo_net::{LinkError, PeerId, SessionEnd};
 use kafo_proto::{Outcome, SessionError, SessionReport, Side};
 use serde::ser::SerializeStruct as _;
@@ -49,6 +50,13 @@ pub enum SyncOutcome {
     },
     /// The session failed.
     Failed(Arc<SessionError>),
+    /// The session ran to its end, but households were held back: offered with
+    /// changes a revoked device made past its frontier, which this device does not
+    /// take until a supervisor settles them (see [`SyncReport::held_back`]).
+    HeldBack {
+        /// How many households were held back.
+        households: u64,
+    },
 }
 
 impl SyncOutcome {
@@ -74,6 +82,7 @@ impl SyncOutcome {
             Self::Refused { by: Side::Us } => "refused by us",
             Self::Refused { by: Side::Peer } => "refused by the peer",
             Self::Failed(error) => error.kind(),
+            Self::HeldBack { .. } => "held back",
         }
     }
 }
@@ -85,6 +94,11 @@ impl fmt::Display for SyncOutcome {
                 write!(f, "abandoned after the {after:?} session deadline")
             }
             Self::Failed(error) => write!(f, "failed: {error}"),
+            Self::HeldBack { households } => write!(
+                f,
+                "not in sync: {households} household{} held back (changes by a revoked device; a supervisor can settle them with kafo household settle)",
+                if *households == 1 { "" } else { "s" }
+            ),
             other => f.write_str(other.kind()),
         }
     }
@@ -117,6 +131,9 @@ pub struct SyncReport {
     pub round_trips: u32,
     /// From the session's start to its end.
     pub duration: Duration,
+    /// The households this session held back, in id order
+    /// ([`SyncOutcome::HeldBack`]).
+    pub held_back: Vec<HouseholdId>,
 }
 
 impl SyncReport {
@@ -155,7 +172,20 @@ impl SyncReport {
             bytes_received,
             round_trips,
             duration,
+            held_back: Vec::new(),
         }
+    }
+
+    /// Marks the households a session held back; a session that otherwise ended in
+    /// sync is then not in sync.
+    pub(crate) fn with_held_back(mut self, held_back: Vec<HouseholdId>) -> Self {
+        if !held_back.is_empty() && self.outcome.is_in_sync() {
+            self.outcome = SyncOutcome::HeldBack {
+                households: held_back.len() as u64,
+            };
+        }
+        self.held_back = held_back;
+        self
     }
 
     /// The report of a session abandoned at its deadline: its statistics are lost
@@ -174,6 +204,7 @@ impl SyncReport {
             bytes_received: 0,
             round_trips: 0,
             duration: after,
+            held_back: Vec::new(),
         }
     }
 
@@ -196,7 +227,7 @@ impl SyncReport {
 
 impl serde::Serialize for SyncReport {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut report = serializer.serialize_struct("SyncReport", 14)?;
+        let mut report = serializer.serialize_struct("SyncReport", 15)?;
         report.serialize_field("peer", &self.peer.map(|peer| peer.to_string()))?;
         report.serialize_field("outcome", self.outcome.kind())?;
         report.serialize_field("in_sync", &self.is_in_sync())?;
@@ -220,6 +251,7 @@ impl serde::Serialize for SyncReport {
         report.serialize_field("bytes_received", &self.bytes_received)?;
         report.serialize_field("round_trips", &self.round_trips)?;
         report.serialize_field("duration_ms", &duration_ms(self.duration))?;
+        report.serialize_field("held_back", &self.held_back)?;
         report.end()
     }
 }

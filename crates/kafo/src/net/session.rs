@@ -120,6 +120,10 @@ where
             }
         },
     };
+    let report = match &storage.inner {
+        NodeStorage::Trusted(trusted) => report.with_held_back(trusted.held_back()),
+        NodeStorage::Plain(_) => report,
+    };
     let version_after = node.change_count();
     let foreign = version_after
         .wrapping_sub(version_before)

@@ -25,7 +25,7 @@ use kafo_proto::storage::{
 };
 use kafo_proto::tree::HeadPrefix;
 use kafo_store::{Attachments, UpdateError};
-use kafo_trust::{Attestation, DeviceKey, ProgramId, SignedEnvelope, TrustBook};
+use kafo_trust::{Attestation, DeviceKey, ProgramId, SignedEnvelope};
 use tracing::{debug, warn};
 
 use crate::node::Node;
@@ -42,6 +42,8 @@ pub struct TrustedStorage<'a> {
     verifier: Verifier,
     /// The peer: once it is revoked, nothing more is sent to it or taken from it.
     peer: DeviceKey,
+    /// Households this session held back ([`crate::trust::held_back`]).
+    held_back: BTreeSet<HouseholdId>,
 }
 
 /// The session's peer was revoked while the session ran.
@@ -82,7 +84,41 @@ impl<'a> TrustedStorage<'a> {
             inner: StoreStorage::new(node.store()),
             verifier: Verifier::new(program, unix_now()),
             peer,
+            held_back: BTreeSet::new(),
         }
+    }
+
+    /// The households this session held back (offered with a revoked device's
+    /// unsettled changes), in id order.
+    pub fn held_back(&self) -> Vec<HouseholdId> {
+        self.held_back.iter().cloned().collect()
+    }
+
+    /// After `id` was merged: if it was held back and now holds every held-back
+    /// change (a settlement let them in), it is no longer held back.
+    fn taken(&mut self, id: &HouseholdId, operation: StorageOperation) -> Result<(), StorageError> {
+        let held = self.node.trust.read().held_back.get(id).cloned();
+        let Some(held) = held else {
+            return Ok(());
+        };
+        let store = self.node.store();
+        let Some(mut doc) = store
+            .document(id)
+            .map_err(|e| StorageError::new(operation, e))?
+        else {
+            return Ok(());
+        };
+        if held
+            .iter()
+            .all(|hash| doc.get_change_by_hash(&ChangeHash(*hash)).is_some())
+        {
+            self.node
+                .trust
+                .clear_held_back(store, id)
+                .map_err(|e| StorageError::new(operation, e))?;
+            self.held_back.remove(id);
+        }
+        Ok(())
     }
 
     fn peer_revoked(&self) -> bool {
@@ -195,6 +231,8 @@ impl<'a> TrustedStorage<'a> {
         let verifier = &mut self.verifier;
         let mut written_owners = Vec::new();
         let owners_out = &mut written_owners;
+        let mut held_back = None;
+        let held_out = &mut held_back;
         let result = store.update_attested(id, |doc| {
             let before = doc.get_heads();
             let existing = (!before.is_empty()).then_some(&*doc);
@@ -211,16 +249,32 @@ impl<'a> TrustedStorage<'a> {
                     let Some(book) = known.book.as_ref() else {
                         return Err(Refusal::Rejected(reject(Untrusted::PeerRevoked)));
                     };
-                    attachments = check(verifier, opened, book, store, id, &mut merged, &before)?;
+                    let checked = verifier.check(
+                        opened,
+                        book,
+                        &known.settlements,
+                        store,
+                        id,
+                        &mut merged,
+                        &before,
+                    );
+                    attachments = refusal(checked, held_out)?;
                     owners_out.clone_from(&attachments.actor_owners);
                 }
                 *doc = merged;
             }
             Ok::<_, Refusal>((value, attachments))
         });
+        if let Some(changes) = held_back {
+            node.trust
+                .note_held_back(store, id, changes)
+                .map_err(|e| StorageError::new(operation, e))?;
+            self.held_back.insert(id.clone());
+        }
         match result {
             Ok((value, _outcome)) => {
                 self.verifier.committed(&written_owners);
+                self.taken(id, operation)?;
                 Ok(Ok(value))
             }
             Err(UpdateError::Edit { source, .. }) => Ok(Err(source)),
@@ -242,18 +296,25 @@ impl<'a> TrustedStorage<'a> {
     }
 }
 
-/// Checks the new changes of `merged`, as a refusal for the session.
-fn check(
-    verifier: &mut Verifier,
-    opened: &Opened,
-    book: &TrustBook,
-    store: &kafo_store::Store,
-    id: &HouseholdId,
-    merged: &mut AutoCommit,
-    before: &[ChangeHash],
+/// The trust checks' verdict on new changes, as a refusal for the session; the
+/// changes that hold the household back go to `held_back`.
+fn refusal(
+    checked: Result<Result<Attachments, Untrusted>, kafo_store::ReadError>,
+    held_back: &mut Option<BTreeSet<[u8; 32]>>,
 ) -> Result<Attachments, Refusal> {
-    match verifier.check(opened, book, store, id, merged, before) {
+    match checked {
         Ok(Ok(attachments)) => Ok(attachments),
+        Ok(Err(Untrusted::HeldBack { changes })) => {
+            // An honest relay may carry what a revoked device wrote before it heard of
+            // the revocation: the household is held back (reported, and kept until a
+            // supervisor settles it), and the relay is not at fault.
+            warn!(
+                changes = changes.len(),
+                "a household holds changes of a revoked device: held back"
+            );
+            *held_back = Some(changes);
+            Err(Refusal::Skipped)
+        }
         Ok(Err(untrusted @ Untrusted::Revoked { .. })) => {
             // An honest relay may carry what a revoked device wrote before it heard of
             // the revocation: the document is not taken, but the relay is not at fault.

@@ -137,7 +137,16 @@ impl<'a> TrustHooks<'a> {
                 }
             };
             let revocations = book.revocations().take(MAX_DISCLOSED).cloned().collect();
-            (theirs, Disclosure { revocations }.encode())
+            let mut settlements = known.settlements.all();
+            settlements.truncate(MAX_DISCLOSED);
+            (
+                theirs,
+                Disclosure {
+                    revocations,
+                    settlements,
+                }
+                .encode(),
+            )
         };
         let share = share(
             &mine.scopes,
@@ -204,6 +213,12 @@ impl SessionHooks for TrustHooks<'_> {
                 .learn_revocations(node.store(), disclosure.revocations)
         }) {
             warn!(%error, "could not save the revocations the peer disclosed");
+        }
+        if let Err(error) = blocking(|| {
+            node.trust
+                .learn_settlements(node.store(), disclosure.settlements)
+        }) {
+            warn!(%error, "could not save the settlements the peer disclosed");
         }
         let still_admitted = node
             .trust

@@ -78,6 +78,12 @@ pub enum TrustError {
     /// The revocation is refused (a supervisor's, of a device outside her scopes).
     #[error("the revocation is refused: {0}")]
     Revocation(#[from] RevocationError),
+    /// The household is not held back on this device (nothing to settle).
+    #[error("household {id} is not held back on this device: nothing to settle")]
+    NotHeldBack {
+        /// The household.
+        id: HouseholdId,
+    },
     /// A device cannot revoke itself.
     #[error("a device cannot revoke itself")]
     RevokeSelf,

@@ -30,6 +30,7 @@ pub(crate) mod admission;
 mod adopt;
 mod door;
 mod error;
+pub(crate) mod held_back;
 mod history;
 pub(crate) mod state;
 pub(crate) mod verify;
@@ -39,10 +40,11 @@ use serde::Serialize;
 pub use admin::{MAX_PROGRAM_NAME, MAX_VALID_DAYS};
 pub use door::OutsideScope;
 pub use error::{HistoryError, TrustError};
+pub use held_back::HeldBackHousehold;
 pub use kafo_trust::{
     Attestation, Certificate, Chain, Credentials, DEFAULT_VALIDITY_DAYS, DeviceKey, Disclosure,
-    Enrolment, Frontier, ProgramId, ProgramKey, Revocation, Role, Scopes, SignedEnvelope,
-    TrustBook, UnixTime,
+    Enrolment, Frontier, ProgramId, ProgramKey, Revocation, Role, Scopes, Settlement,
+    SignedEnvelope, TrustBook, UnixTime,
 };
 pub use state::TrustStateError;
 pub use verify::Untrusted;

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::identity::DeviceIdentity;
+use crate::trust::held_back::{HeldBack, META_HELD_BACK, Settlements, decode_held_back};
 
 /// The pinned program and what this device knows of it ([`TrustBook::encode`]).
 pub(crate) const META_BOOK: &str = "trust.book";
@@ -70,6 +71,10 @@ pub(crate) struct Known {
     pub(crate) program_key: Option<ProgramKey>,
     /// The program's name, on the device that created the program.
     pub(crate) program_name: Option<String>,
+    /// Settlements of held-back households ([`crate::trust::held_back`]).
+    pub(crate) settlements: Settlements,
+    /// Households held back here, with their held-back change hashes.
+    pub(crate) held_back: HeldBack,
 }
 
 impl Known {
@@ -140,12 +145,22 @@ impl TrustState {
             }
             (None, _) => None,
         };
+        let settlements = Settlements::load(store, book.as_ref().map(TrustBook::program))
+            .map_err(|detail| damaged("settlements", detail))?;
+        let held_back = match store.meta(META_HELD_BACK)? {
+            Some(bytes) => {
+                decode_held_back(&bytes).map_err(|detail| damaged("held-back record", detail))?
+            }
+            None => HeldBack::new(),
+        };
         let state = Self {
             known: RwLock::new(Known {
                 book,
                 own,
                 program_key,
                 program_name,
+                settlements,
+                held_back,
             }),
             revocations: watch::Sender::new(0),
             signing: identity.ed25519(),

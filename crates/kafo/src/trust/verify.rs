@@ -7,7 +7,7 @@
 //! actor, the same bytes on every device) is exempt, but only when it is exactly the
 //! first change this device would derive for that household.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use automerge::transaction::{CommitOptions, Transactable as _};
@@ -18,6 +18,8 @@ use kafo_model::document::{GENESIS_ACTOR, KEY_AREA, KEY_CHW, KEY_ID, KEY_LAYOUT,
 use kafo_model::document::{KEY_VISITS, LAYOUT_VERSION};
 use kafo_model::{AreaId, ChwId, HouseholdId, HouseholdScope};
 use kafo_store::{Attachments, ReadError, Store};
+
+use crate::trust::held_back::Settlements;
 use kafo_trust::{
     Attestation, Chain, ChainError, DecodeError, DeviceKey, Enrolment, ProgramId, Role,
     SignedEnvelope, TrustBook, UnixTime,
@@ -80,6 +82,13 @@ pub enum Untrusted {
         hash: String,
         /// The author (redacted).
         author: String,
+    },
+    /// Changes by revoked devices past their frontiers, not settled: the household is
+    /// held back ([`crate::trust::held_back`]).
+    #[error("{} change(s) were made by revoked devices after their revocation", .changes.len())]
+    HeldBack {
+        /// The held-back change hashes.
+        changes: BTreeSet<[u8; 32]>,
     },
     /// The author's certificate was issued by a revoked device after its revocation.
     #[error("the certificate of {author} was issued by a revoked device after its revocation")]
@@ -248,10 +257,16 @@ impl Verifier {
 
     /// Checks every change of `doc` beyond `before` (the store's heads before the
     /// merge); returns the attestation and actor-owner records to write with it.
+    ///
+    /// Changes a revoked device made past its frontier are accepted when a
+    /// settlement names them; the others hold the household back
+    /// ([`Untrusted::HeldBack`], once every other check passed).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn check(
         &mut self,
         opened: &Opened,
         book: &TrustBook,
+        settlements: &Settlements,
         store: &Store,
         id: &HouseholdId,
         doc: &mut AutoCommit,
@@ -281,6 +296,8 @@ impl Verifier {
             return Ok(Err(Untrusted::FalseGenesis { hash: short(&hash) }));
         }
         let mut attachments = Attachments::default();
+        let mut held_back = BTreeSet::new();
+        let mut household_scope: Option<Option<HouseholdScope>> = None;
         let mut pending: BTreeMap<Vec<u8>, [u8; 32]> = BTreeMap::new();
         let mut scopes: HashMap<Vec<ChangeHash>, Option<HouseholdScope>> = HashMap::new();
         for (hash, actor, seq, deps) in changes {
@@ -297,8 +314,19 @@ impl Verifier {
                     author: author.redacted(),
                 }));
             };
-            if let Err(untrusted) = self.check_author(book, &enrolment, &hash, &actor, seq) {
-                return Ok(Err(untrusted));
+            match self.check_author(book, &enrolment, &hash, &actor, seq) {
+                Ok(()) => {}
+                Err(Untrusted::Revoked { .. }) => {
+                    let scope = household_scope.get_or_insert_with(|| {
+                        let heads = doc.get_heads();
+                        scope_at(doc, &heads)
+                    });
+                    if !settlements.accepts(id, scope.as_ref(), &hash.0) {
+                        held_back.insert(hash.0);
+                        continue;
+                    }
+                }
+                Err(untrusted) => return Ok(Err(untrusted)),
             }
             // The actor is bound to the first device that signed one of its changes.
             let actor_bytes = actor.to_bytes().to_vec();
@@ -346,6 +374,9 @@ impl Verifier {
             attachments
                 .attestations
                 .push((hash, attestation.encode().to_vec()));
+        }
+        if !held_back.is_empty() {
+            return Ok(Err(Untrusted::HeldBack { changes: held_back }));
         }
         attachments.actor_owners = pending
             .into_iter()
